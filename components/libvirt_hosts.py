@@ -1,0 +1,46 @@
+"""The libvirt source of hosts: provider, network, image store and one VM per node."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_libvirt as libvirt
+
+from components.hosts import Host, host_for
+from components.network import NodeNetwork
+from components.settings import Settings
+from components.storage import ImageStore
+from components.vm import NodeVm
+
+
+class LibvirtHosts(pulumi.ComponentResource):
+    """Creates the node VMs on one libvirt host through an explicit provider and hands them on
+    as Hosts, the same type the existing-machine source produces.
+    """
+
+    hosts: list[Host]
+
+    def __init__(
+        self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("kubeadm-libvirt:vm:LibvirtHosts", name, None, opts)
+        provider = libvirt.Provider(
+            f"{name}-provider", uri=settings.libvirt.uri, opts=pulumi.ResourceOptions(parent=self)
+        )
+        # Every libvirt resource below inherits this provider through its parent chain.
+        child = pulumi.ResourceOptions(parent=self, providers={"libvirt": provider})
+        node_network = NodeNetwork(f"{name}-network", settings.libvirt, settings.network, opts=child)
+        store = ImageStore(f"{name}-images", settings.libvirt, opts=child)
+        self.hosts = []
+        for node in settings.nodes:
+            vm = NodeVm(
+                f"{name}-{node.name}",
+                node,
+                settings.network,
+                node_network,
+                store,
+                settings.ssh.user,
+                settings.ssh.public_key,
+                opts=child,
+            )
+            self.hosts.append(host_for(node, settings.ssh, machine=vm.domain))
+        self.register_outputs({"nodes": {h.name: str(h.address) for h in self.hosts}})

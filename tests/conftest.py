@@ -1,0 +1,280 @@
+"""Shared test machinery: config loaded the way the CLI loads it, Pulumi mocks that record the
+resource graph, and a runner that evaluates __main__.py in process (no CLI, no network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+PROJECT = PROJECT_FILE["name"]
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+
+FAKE_PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZS10ZXN0LWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n"
+)
+FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests test@example"
+
+# What kubeadm writes into admin.conf, deliberately pointing at another interface so tests can
+# tell whether the program pins the server to the configured master address.
+MOCK_ADMIN_CONF = """apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority-data: Q0EtREFUQQ==
+    server: https://10.0.2.15:6443
+  name: kubernetes
+contexts:
+- context: {cluster: kubernetes, user: kubernetes-admin}
+  name: kubernetes-admin@kubernetes
+current-context: kubernetes-admin@kubernetes
+users:
+- name: kubernetes-admin
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+"""
+MOCK_JOIN_COMMAND = (
+    "kubeadm join 192.168.50.21:6443 --token abcdef.0123456789abcdef "
+    "--discovery-token-ca-cert-hash sha256:" + "0" * 64
+)
+
+
+def _encode(value: Any) -> str:
+    """Config values reach the program as strings; structured ones as JSON (as the CLI does)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def stack_config(stack: str | None = "dev", **overrides: Any) -> dict[str, str]:
+    """Pulumi.yaml defaults, overlaid by Pulumi.<stack>.yaml, overlaid by overrides."""
+    values = {key: decl["default"] for key, decl in PROJECT_FILE["config"].items()}
+    if stack:
+        stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        for key, value in (stack_file.get("config") or {}).items():
+            namespace, _, short = key.partition(":")
+            if namespace == PROJECT:
+                values[short] = value
+    values.update(overrides)
+    return {f"{PROJECT}:{key}": _encode(value) for key, value in values.items()}
+
+
+def unwrap(value: Any) -> Any:
+    """Strip the secret wrapper mocks put around secret inputs, recursively."""
+    if isinstance(value, dict):
+        if SECRET_SIGNATURE in value:
+            return unwrap(value["value"])
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def is_secret_input(value: Any) -> bool:
+    return isinstance(value, dict) and SECRET_SIGNATURE in value
+
+
+@dataclass
+class Registered:
+    """One resource registration as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    inputs: dict
+    provider: str
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    delete_before_replace: bool
+    deleted_with: str
+    additional_secret_outputs: list[str]
+
+    @property
+    def plain_inputs(self) -> dict:
+        return unwrap(self.inputs)
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Fills in only what providers compute: ids, and the stdout of the remote commands."""
+
+    def __init__(self) -> None:
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "command:remote:Command":
+            outputs["stdout"] = self._stdout(args.name)
+            outputs["stderr"] = ""
+        return [f"{args.name}-id", outputs]
+
+    @staticmethod
+    def _stdout(name: str) -> str:
+        if name.endswith("-kubeconfig"):
+            return MOCK_ADMIN_CONF
+        if name.endswith("-join-command"):
+            return MOCK_JOIN_COMMAND
+        return f"==> {name} done"
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append(args)
+        if args.token == "kubernetes:yaml:decode":
+            return {"result": [doc for doc in yaml.safe_load_all(args.args["text"]) if doc]}
+        return {}
+
+
+class RecordingMonitor(MockMonitor):
+    """Sees what MockResourceArgs hides: parent, dependencies and resource options."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registered.append(
+                Registered(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=request.custom,
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object, True),
+                    provider=request.provider,
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    property_dependencies={
+                        k: list(v.urns) for k, v in request.propertyDependencies.items()
+                    },
+                    delete_before_replace=request.deleteBeforeReplace,
+                    deleted_with=request.deletedWith,
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
+                )
+            )
+        return response
+
+
+@dataclass
+class ProgramRun:
+    """The outcome of one evaluation of a program under mocks."""
+
+    resources: list[Registered]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    calls: list = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Registered:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def ancestors(self, resource: Registered) -> list[Registered]:
+        chain = []
+        urns = {r.urn: r for r in self.resources}
+        while resource.parent in urns:
+            resource = urns[resource.parent]
+            chain.append(resource)
+        return chain
+
+    def depends_on(self, resource: Registered, other: Registered) -> bool:
+        """True when resource waits for other, directly or through any chain of dependencies
+        (explicit, property or parent-inherited)."""
+        urns = {r.urn: r for r in self.resources}
+        seen, todo = set(), [resource.urn]
+        while todo:
+            urn = todo.pop()
+            if urn in seen or urn not in urns:
+                continue
+            seen.add(urn)
+            current = urns[urn]
+            direct = set(current.dependencies)
+            for deps in current.property_dependencies.values():
+                direct.update(deps)
+            if other.urn in direct:
+                return True
+            todo.extend(direct)
+        return False
+
+
+def run_program(
+    config: dict[str, str],
+    program: Callable[[], Any] | None = None,
+    secret_keys: tuple[str, ...] = (f"{PROJECT}:sshPrivateKey",),
+) -> ProgramRun:
+    """Evaluate __main__.py (or program) under fresh mocks and return what it registered."""
+    runtime_settings.ROOT.set(None)
+    mocks = Mocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(config, list(secret_keys))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False, monitor=monitor)
+    run = ProgramRun(resources=monitor.registered, calls=mocks.calls)
+
+    async def collect_exports() -> None:
+        root = runtime_settings.get_root_resource()
+        for key, value in (root.outputs or {}).items() if root else []:
+            output = pulumi.Output.from_input(value)
+            run.outputs[key] = await output.future()
+            if await output.is_secret():
+                run.secret_outputs.add(key)
+
+    @pulumi.runtime.test
+    def evaluate():
+        if program is None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        else:
+            program()
+        return pulumi.Output.from_input(asyncio.ensure_future(collect_exports()))
+
+    evaluate()
+    return run
+
+
+@pytest.fixture(autouse=True)
+def ssh_home(tmp_path, monkeypatch) -> Path:
+    """A HOME with a fallback key pair, so no test ever reads the developer's own ~/.ssh."""
+    home = tmp_path / "home"
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(parents=True)
+    (ssh_dir / "id_ed25519").write_text(FAKE_PRIVATE_KEY)
+    (ssh_dir / "id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    for name in ("PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY", "PULUMI_K8S_DELETE_UNREACHABLE"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> ProgramRun:
+    """The whole program with the dev stack's config, evaluated once for read-only tests."""
+    mp = pytest.MonkeyPatch()
+    tmp = Path(__import__("tempfile").mkdtemp())
+    ssh_dir = tmp / ".ssh"
+    ssh_dir.mkdir()
+    (ssh_dir / "id_ed25519").write_text(FAKE_PRIVATE_KEY)
+    (ssh_dir / "id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
+    mp.setenv("HOME", str(tmp))
+    try:
+        return run_program(stack_config("dev"))
+    finally:
+        mp.undo()
