@@ -28,7 +28,9 @@ class LibvirtHosts(pulumi.ComponentResource):
         )
         # Every libvirt resource below inherits this provider through its parent chain.
         child = pulumi.ResourceOptions(parent=self, providers={"libvirt": provider})
-        node_network = NodeNetwork(f"{name}-network", settings.libvirt, settings.network, opts=child)
+        node_network = NodeNetwork(
+            f"{name}-network", settings.libvirt, settings.network, opts=child
+        )
         store = ImageStore(f"{name}-images", settings.libvirt, opts=child)
         self.hosts = []
         for node in settings.nodes:

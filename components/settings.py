@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,12 @@ class SettingsError(pulumi.RunError):
         self.value = value
 
 
-class HostSource(str, Enum):
+class HostSource(StrEnum):
     LIBVIRT = "libvirt"
     EXISTING = "existing"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     MASTER = "master"
     WORKER = "worker"
 
@@ -62,7 +62,7 @@ class NodeSpec:
 
     @property
     def mac(self) -> str:
-        """A stable locally administered MAC (libvirt's 52:54:00 prefix) derived from the address."""
+        """A stable MAC (libvirt's 52:54:00 prefix) derived from the address."""
         return "52:54:00:" + ":".join(f"{b:02x}" for b in self.address.packed[1:])
 
 
@@ -314,19 +314,23 @@ def _check_nodes(nodes: list[NodeSpec], host_source: HostSource) -> None:
     masters = [i for i, n in enumerate(nodes) if n.role is Role.MASTER]
     if len(masters) != 1:
         roles = [n.role.value for n in nodes]
-        raise SettingsError("nodes[*].role", roles, f"need exactly one master, found {len(masters)}")
+        raise SettingsError(
+            "nodes[*].role", roles, f"need exactly one master, found {len(masters)}"
+        )
     master = nodes[masters[0]]
     if host_source is HostSource.LIBVIRT:
         key = f"nodes[{masters[0]}]"
         if master.vcpus < MASTER_MIN_VCPUS:
             raise SettingsError(
-                f"{key}.vcpus", master.vcpus, f"kubeadm needs at least {MASTER_MIN_VCPUS} on the master"
+                f"{key}.vcpus",
+                master.vcpus,
+                f"kubeadm needs at least {MASTER_MIN_VCPUS} on the master",
             )
         if master.memory_mib < MASTER_MIN_MEMORY_MIB:
             raise SettingsError(
                 f"{key}.memoryMiB",
                 master.memory_mib,
-                f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for kubeadm's control plane",
+                f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
 
 
@@ -342,9 +346,7 @@ def _network_settings(reader: _Reader, nodes: tuple[NodeSpec, ...]) -> NetworkSe
                 f"nodes[{i}].address", str(node.address), f"is not a host address of {node_network}"
             )
     gateway_text = reader.text("nodeGateway", allow_empty=True)
-    gateway = (
-        _address("nodeGateway", gateway_text) if gateway_text else next(node_network.hosts())
-    )
+    gateway = _address("nodeGateway", gateway_text) if gateway_text else next(node_network.hosts())
     if gateway not in node_network:
         raise SettingsError("nodeGateway", gateway_text, f"is outside nodeNetwork {node_network}")
     for i, node in enumerate(nodes):
@@ -353,7 +355,8 @@ def _network_settings(reader: _Reader, nodes: tuple[NodeSpec, ...]) -> NetworkSe
                 f"nodes[{i}].address", str(node.address), "is the nodes' gateway address"
             )
     nameservers = tuple(
-        _address(f"nodeNameservers[{i}]", v) for i, v in enumerate(reader.strings("nodeNameservers"))
+        _address(f"nodeNameservers[{i}]", v)
+        for i, v in enumerate(reader.strings("nodeNameservers"))
     ) or (gateway,)
     for i, server in enumerate(nameservers):
         if server.is_loopback:
@@ -369,7 +372,9 @@ def _network_settings(reader: _Reader, nodes: tuple[NodeSpec, ...]) -> NetworkSe
 def _kubernetes_settings(reader: _Reader, network: NetworkSettings) -> KubernetesSettings:
     version = reader.text("kubernetesVersion")
     if not _VERSION.match(version):
-        raise SettingsError("kubernetesVersion", version, "must look like vMAJOR.MINOR.PATCH, e.g. v1.13.1")
+        raise SettingsError(
+            "kubernetesVersion", version, "must look like vMAJOR.MINOR.PATCH, e.g. v1.13.1"
+        )
     pod = _network("podNetworkCidr", reader.text("podNetworkCidr"))
     service = _network("serviceCidr", reader.text("serviceCidr"))
     if pod.overlaps(service):
@@ -400,7 +405,9 @@ def _registry_settings(
         )
     for node in nodes:
         if node.address == address:
-            raise SettingsError("registryAddress", str(address), f"is the address of node {node.name}")
+            raise SettingsError(
+                "registryAddress", str(address), f"is the address of node {node.name}"
+            )
     if address == network.gateway:
         raise SettingsError("registryAddress", str(address), "is the nodes' gateway address")
     storage = reader.text("registryStoragePath")
@@ -441,7 +448,9 @@ def _ssh_settings(reader: _Reader, host_source: HostSource) -> SshSettings:
         )
     if public_key and not re.match(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+) \S+", public_key):
         raise SettingsError("sshPublicKey", public_key, "is not an OpenSSH public key line")
-    return SshSettings(user=user, public_key=public_key, private_key=pulumi.Output.secret(private_key))
+    return SshSettings(
+        user=user, public_key=public_key, private_key=pulumi.Output.secret(private_key)
+    )
 
 
 def _url_list(reader: _Reader, key: str) -> tuple[str, ...]:
@@ -508,7 +517,9 @@ def load_settings() -> Settings:
         base_image=reader.text("baseImage"),
     )
     if not re.match(r"^[a-z0-9+]+://", libvirt.uri):
-        raise SettingsError("libvirtUri", libvirt.uri, "is not a libvirt URI such as qemu:///system")
+        raise SettingsError(
+            "libvirtUri", libvirt.uri, "is not a libvirt URI such as qemu:///system"
+        )
     packages = PackageSettings(
         centos_vault_base_urls=_url_list(reader, "centosVaultBaseUrls"),
         docker_ce_repo_url=_url(reader, "dockerCeRepoUrl"),

@@ -60,9 +60,7 @@ class NodeVm(pulumi.ComponentResource):
             cloudinit=seed.id,
             disks=[libvirt.DomainDiskArgs(volume_id=disk.id)],
             network_interfaces=[node_network.interface(node.mac, node.name)],
-            consoles=[
-                libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")
-            ],
+            consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
             opts=child,
         )
         self.register_outputs({"domain_id": self.domain.id})

@@ -1,0 +1,276 @@
+"""Settings: the dev config loads as the tutorial describes, and every bad value is rejected
+before any resource exists, with a message naming the key and the value."""
+
+from __future__ import annotations
+
+import copy
+import re
+from ipaddress import IPv4Address, IPv4Network
+
+import pulumi
+import pytest
+from conftest import FAKE_PUBLIC_KEY, PROJECT, ROOT, run_program, stack_config
+
+from components.settings import HostSource, Role, SettingsError, load_settings
+
+DEV_NODES = [
+    {"name": "k8s-master", "address": "192.168.50.21", "role": "master", "vcpus": 2},
+    {"name": "k8s-node01", "address": "192.168.50.22", "role": "worker"},
+    {"name": "k8s-node02", "address": "192.168.50.23", "role": "worker"},
+]
+
+
+def load(**overrides):
+    box = {}
+    run_program(stack_config("dev", **overrides), program=lambda: box.update(s=load_settings()))
+    return box["s"]
+
+
+def nodes_with(index: int, **changes):
+    nodes = copy.deepcopy(DEV_NODES)
+    nodes[index].update(changes)
+    return nodes
+
+
+def rejected(**overrides) -> tuple[SettingsError, list]:
+    """Run the whole program with overrides; return the error and what got registered."""
+    with pytest.raises(SettingsError) as info:
+        run = run_program(stack_config("dev", **overrides))
+        pytest.fail(f"accepted; registered {len(run.resources)} resources")
+    return info.value
+
+
+def test_dev_config_is_the_tutorial_topology():
+    s = load()
+    assert [(n.name, str(n.address), n.role) for n in s.nodes] == [
+        ("k8s-master", "192.168.50.21", Role.MASTER),
+        ("k8s-node01", "192.168.50.22", Role.WORKER),
+        ("k8s-node02", "192.168.50.23", Role.WORKER),
+    ]
+    assert s.kubernetes.version == "v1.13.1"
+    assert s.kubernetes.pod_network_cidr == IPv4Network("10.244.0.0/16")
+    assert s.kubernetes.image_repository == "registry.aliyuncs.com/google_containers"
+    assert s.registry.endpoint == "192.168.50.24:5000"
+    assert s.host_source is HostSource.LIBVIRT
+
+
+def test_node_sizes_fall_back_to_the_project_defaults():
+    s = load(nodeVcpus=3, nodeMemoryMiB=3072, nodeDiskGiB=30)
+    worker = s.workers[0]
+    assert (worker.vcpus, worker.memory_mib, worker.disk_gib) == (3, 3072, 30)
+    assert s.master.vcpus == 2  # set on the node itself in Pulumi.dev.yaml
+
+
+def test_gateway_and_nameserver_default_to_the_networks_first_address():
+    s = load()
+    assert s.network.gateway == IPv4Address("192.168.50.1")
+    assert s.network.nameservers == (IPv4Address("192.168.50.1"),)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value"),
+    [
+        ({"nodes": nodes_with(1, address="192.168.50.300")}, "nodes[1].address", "192.168.50.300"),
+        ({"nodeNetwork": "192.168.50.0/33"}, "nodeNetwork", "192.168.50.0/33"),
+        ({"nodeNetwork": "192.168.50.7/24"}, "nodeNetwork", "192.168.50.7/24"),
+        ({"podNetworkCidr": "10.244.0.0/xx"}, "podNetworkCidr", "10.244.0.0/xx"),
+        ({"serviceCidr": "not-a-cidr"}, "serviceCidr", "not-a-cidr"),
+        ({"registryAddress": "192.168.50"}, "registryAddress", "192.168.50"),
+    ],
+)
+def test_malformed_address_or_cidr_is_rejected(overrides, key, value):
+    error = rejected(**overrides)
+    assert error.key == key
+    assert value in str(error)
+
+
+def test_duplicate_node_address_is_rejected():
+    error = rejected(nodes=nodes_with(2, address="192.168.50.22"))
+    assert error.key == "nodes[2].address"
+    assert "192.168.50.22" in str(error) and "nodes[1]" in str(error)
+
+
+def test_duplicate_node_name_is_rejected():
+    error = rejected(nodes=nodes_with(2, name="k8s-node01"))
+    assert error.key == "nodes[2].name"
+    assert "k8s-node01" in str(error)
+
+
+def test_node_outside_the_node_network_is_rejected():
+    error = rejected(nodes=nodes_with(1, address="192.168.60.22"))
+    assert error.key == "nodes[1].address"
+    assert "192.168.60.22" in str(error) and "192.168.50.0/24" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value"),
+    [
+        ({"podNetworkCidr": "10.96.0.0/16"}, "podNetworkCidr", "10.96.0.0/16"),
+        ({"podNetworkCidr": "192.168.0.0/16"}, "podNetworkCidr", "192.168.0.0/16"),
+        ({"serviceCidr": "192.168.50.0/25"}, "serviceCidr", "192.168.50.0/25"),
+    ],
+)
+def test_overlapping_cidrs_are_rejected(overrides, key, value):
+    error = rejected(**overrides)
+    assert error.key == key
+    assert value in str(error) and "overlaps" in str(error)
+
+
+def test_registry_on_a_node_address_is_rejected():
+    error = rejected(registryAddress="192.168.50.21")
+    assert error.key == "registryAddress"
+    assert "192.168.50.21" in str(error) and "k8s-master" in str(error)
+
+
+def test_registry_outside_the_node_network_is_rejected():
+    error = rejected(registryAddress="10.0.0.24")
+    assert error.key == "registryAddress"
+    assert "10.0.0.24" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("roles", "found"),
+    [(["worker", "worker", "worker"], "found 0"), (["master", "master", "worker"], "found 2")],
+)
+def test_not_exactly_one_master_is_rejected(roles, found):
+    nodes = [dict(n, role=r) for n, r in zip(DEV_NODES, roles, strict=True)]
+    error = rejected(nodes=nodes)
+    assert error.key == "nodes[*].role"
+    assert found in str(error)
+
+
+def test_unknown_role_is_rejected():
+    error = rejected(nodes=nodes_with(1, role="minion"))
+    assert error.key == "nodes[1].role" and "minion" in str(error)
+
+
+def test_master_with_one_vcpu_is_rejected():
+    error = rejected(nodes=nodes_with(0, vcpus=1))
+    assert error.key == "nodes[0].vcpus"
+    assert "at least 2" in str(error)
+
+
+def test_master_with_too_little_memory_is_rejected():
+    error = rejected(nodes=nodes_with(0, memoryMiB=1024))
+    assert error.key == "nodes[0].memoryMiB"
+    assert "1024" in str(error) and "1700" in str(error)
+
+
+def test_small_master_is_fine_for_existing_machines():
+    # Sizes describe VMs this stack creates; an existing machine's CPUs are not ours to set.
+    s = load(hostSource="existing", nodes=nodes_with(0, vcpus=1))
+    assert s.host_source is HostSource.EXISTING
+
+
+@pytest.mark.parametrize(
+    "name", ["K8s-Master", "k8s_master", "-k8s", "k8s-", "a" * 64, "k8s.master"]
+)
+def test_hostname_that_is_not_rfc1123_is_rejected(name):
+    error = rejected(nodes=nodes_with(0, name=name))
+    assert error.key == "nodes[0].name"
+    assert name in str(error) and "RFC 1123" in str(error)
+
+
+def test_unknown_key_inside_a_node_is_rejected():
+    error = rejected(nodes=nodes_with(1, ip="192.168.50.22"))
+    assert error.key == "nodes[1].ip"
+    assert "unknown key" in str(error)
+
+
+@pytest.mark.parametrize("version", ["1.13.1", "v1.13", "v1.13.1-rc.1", "latest"])
+def test_kubernetes_version_must_be_vmajor_minor_patch(version):
+    error = rejected(kubernetesVersion=version)
+    assert error.key == "kubernetesVersion"
+    assert repr(version) in str(error)
+
+
+def test_unknown_host_source_is_rejected():
+    error = rejected(hostSource="aws")
+    assert error.key == "hostSource" and "aws" in str(error)
+
+
+def test_loopback_nameserver_is_rejected():
+    error = rejected(nodeNameservers=["127.0.0.53"])
+    assert error.key == "nodeNameservers[0]" and "CoreDNS" in str(error)
+
+
+def test_non_integer_size_is_rejected():
+    error = rejected(nodes=nodes_with(1, memoryMiB="lots"))
+    assert error.key == "nodes[1].memoryMiB" and "lots" in str(error)
+
+
+def test_nothing_is_registered_when_a_setting_is_bad():
+    config = stack_config("dev", podNetworkCidr="192.168.0.0/16")
+    registered = []
+    with pytest.raises(SettingsError):
+        run = run_program(config)
+        registered = run.resources
+    from pulumi.runtime import settings as runtime_settings
+
+    monitor = runtime_settings.SETTINGS.monitor
+    assert registered == [] and monitor.registered == []
+
+
+# --- SSH key sources -------------------------------------------------------------------------
+
+
+def test_ssh_key_falls_back_to_the_users_ed25519_key(ssh_home):
+    s = load()
+    assert s.ssh.public_key == FAKE_PUBLIC_KEY
+    assert s.ssh.user == "centos"
+
+
+def test_ssh_key_from_config_wins_and_stays_secret(ssh_home):
+    config = stack_config(
+        "dev",
+        sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----\nconfig\n",
+        sshPublicKey=FAKE_PUBLIC_KEY,
+    )
+
+    def program():
+        pulumi.export("private_key", load_settings().ssh.private_key)
+
+    run = run_program(config, program=program)
+    assert "private_key" in run.secret_outputs
+    assert run.outputs["private_key"].endswith("config\n")
+
+
+def test_rsa_key_is_used_when_there_is_no_ed25519_key(ssh_home):
+    (ssh_home / ".ssh" / "id_ed25519").unlink()
+    (ssh_home / ".ssh" / "id_ed25519.pub").unlink()
+    (ssh_home / ".ssh" / "id_rsa").write_text("-----BEGIN RSA PRIVATE KEY-----\n")
+    (ssh_home / ".ssh" / "id_rsa.pub").write_text("ssh-rsa AAAAB3NzaRSA user@host\n")
+    assert load().ssh.public_key == "ssh-rsa AAAAB3NzaRSA user@host"
+
+
+def test_missing_ssh_key_everywhere_is_a_clear_error(ssh_home):
+    for path in (ssh_home / ".ssh").iterdir():
+        path.unlink()
+    error = rejected()
+    assert error.key == "sshPrivateKey"
+    assert "ssh-keygen" in str(error) and "pulumi config set --secret sshPrivateKey" in str(error)
+
+
+def test_libvirt_vms_need_a_public_key(ssh_home):
+    (ssh_home / ".ssh" / "id_ed25519.pub").unlink()
+    error = rejected()
+    assert error.key == "sshPublicKey"
+
+
+def test_malformed_public_key_is_rejected():
+    error = rejected(sshPublicKey="not a key")
+    assert error.key == "sshPublicKey" and "not a key" in str(error)
+
+
+def test_config_keys_read_by_settings_are_all_declared_in_pulumi_yaml():
+    """A key read but not declared would have no default: the CLI would refuse the stack."""
+    config = stack_config("dev")
+    assert all(key.startswith(f"{PROJECT}:") for key in config)
+    source = (ROOT / "components/settings.py").read_text()
+
+    read = set(re.findall(r'reader\.\w+\("(\w+)"', source)) | set(
+        re.findall(r'_url(?:_list)?\(reader, "(\w+)"\)', source)
+    )
+    declared = {key.split(":", 1)[1] for key in config}
+    assert read, "no config reads found"
+    assert read <= declared, f"read but not declared: {sorted(read - declared)}"
