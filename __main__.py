@@ -1,10 +1,16 @@
-"""kubeadm-libvirt: settings -> hosts -> exports. Wiring only; see README for the picture."""
+"""kubeadm-libvirt: settings -> hosts -> node preparation -> control plane -> workers -> exports.
+
+Wiring only; every decision lives in components/. See the README for the picture.
+"""
 
 import pulumi
 
+from components.control_plane import ControlPlane
 from components.hosts import existing_hosts
 from components.libvirt_hosts import LibvirtHosts
+from components.node import NodePreparation
 from components.settings import HostSource, load_settings
+from components.worker import WorkerNode
 
 settings = load_settings()
 
@@ -12,5 +18,19 @@ if settings.host_source is HostSource.LIBVIRT:
     hosts = LibvirtHosts("cluster", settings).hosts
 else:
     hosts = existing_hosts(settings)
+master = next(host for host in hosts if host.is_master)
+workers = [host for host in hosts if not host.is_master]
 
+prepared = {
+    host.name: NodePreparation(f"node-{host.name}", host, hosts, settings) for host in hosts
+}
+control_plane = ControlPlane("control-plane", master, prepared[master.name], settings)
+joined = [
+    WorkerNode(f"worker-{w.name}", w, master, control_plane, prepared[w.name], settings)
+    for w in workers
+]
+
+pulumi.export("kubeconfig", control_plane.kubeconfig)
+pulumi.export("masterAddress", str(master.address))
+pulumi.export("apiServer", f"https://{control_plane.endpoint}")
 pulumi.export("nodes", {host.name: str(host.address) for host in hosts})

@@ -1,0 +1,52 @@
+"""Host scripts: read from components/scripts/*.sh and rendered with their values.
+
+A rendered script is the shebang, the values as shell-quoted assignments, the shared helpers
+(lib.sh) and the script body. Values never travel through `environment=` (that needs sshd's
+AcceptEnv); secrets travel on stdin.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+SCRIPT_DIR = Path(__file__).parent / "scripts"
+_VALUE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_REFERENCED = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
+
+
+def _body(name: str) -> str:
+    text = (SCRIPT_DIR / f"{name}.sh").read_text()
+    if not text.startswith("#!"):
+        raise ValueError(f"{name}.sh has no shebang line")
+    return text.split("\n", 1)[1]
+
+
+def render(name: str, **values: str | int) -> str:
+    """The full text of script `name` with `values` assigned at the top.
+
+    Every ${UPPER_CASE} name the script (or lib.sh) uses must be given, and nothing else:
+    a typo on either side fails here rather than on a host.
+    """
+    body = _body(name)
+    library = (SCRIPT_DIR / "lib.sh").read_text()
+    wanted = set(_REFERENCED.findall(body + library))
+    given = set(values)
+    for key in given:
+        if not _VALUE_NAME.match(key):
+            raise ValueError(f"{name}.sh: value name {key!r} is not UPPER_CASE")
+    if wanted != given:
+        missing, unused = sorted(wanted - given), sorted(given - wanted)
+        raise ValueError(f"{name}.sh: missing values {missing}, unused values {unused}")
+    assignments = "".join(f"{key}={shlex.quote(str(values[key]))}\n" for key in sorted(values))
+    # Values are literal data ('$basearch' is for yum); lib.sh helpers are shared by all scripts.
+    directive = "# shellcheck disable=SC2016,SC2329\n"
+    return (
+        f"#!/usr/bin/env bash\n{directive}# kubeadm-libvirt {name}.sh\n{assignments}{library}{body}"
+    )
+
+
+def as_root(script: str) -> str:
+    """The command line that runs a rendered script as root over SSH."""
+    return "sudo bash -c " + shlex.quote(script)

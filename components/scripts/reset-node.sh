@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Undo kubeadm init/join so the host could join a cluster again: kubeadm reset, then what reset
+# leaves behind (CNI interfaces and state, kube-proxy/flannel iptables rules, kubeconfigs).
+set -euo pipefail
+
+if [[ -d /etc/kubernetes/manifests || -f /etc/kubernetes/kubelet.conf || -f /etc/kubernetes/admin.conf ]]; then
+  step "kubeadm reset"
+  kubeadm reset -f >/dev/null 2>&1 || fail "kubeadm reset failed"
+fi
+
+for link in cni0 flannel.1; do
+  if ip link show "${link}" >/dev/null 2>&1; then
+    step "deleting interface ${link}"
+    ip link delete "${link}"
+  fi
+done
+rm -rf /var/lib/cni /etc/cni/net.d
+
+rules=$(iptables-save)
+kept=$(grep -v -e 'KUBE-' -e 'CNI-' -e 'FLANNEL' -e "${POD_NETWORK_CIDR}" <<<"${rules}" || true)
+if [[ "${kept}" != "${rules}" ]]; then
+  step "removing kube-proxy and flannel iptables rules"
+  iptables-restore <<<"${kept}"
+fi
+
+user_home=$(getent passwd "${SSH_USER}" | cut -d: -f6 || true)
+rm -f /root/.kube/config ${user_home:+"${user_home}/.kube/config"}
+step "host reset"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# On the master: wait until a joined worker shows up as a Node, then retire its bootstrap token
+# (its id arrives on stdin with the join command), so the token lives no longer than the join.
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+
+join_command=""
+IFS= read -r join_command || true
+
+step "waiting for node ${WORKER_NAME} to register"
+for _ in $(seq 1 60); do
+  if kubectl get node "${WORKER_NAME}" >/dev/null 2>&1; then
+    token=$(grep -oE -- '--token [a-z0-9]{6}\.' <<<"${join_command}" || true)
+    if [[ -n "${token}" ]]; then
+      token_id=${token#--token }
+      kubeadm token delete "${token_id%.}" >/dev/null 2>&1 || true
+    fi
+    step "node ${WORKER_NAME} registered"
+    exit 0
+  fi
+  sleep 5
+done
+fail "node ${WORKER_NAME} did not register within 5 minutes (see journalctl -u kubelet on it)"
