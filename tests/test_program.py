@@ -15,6 +15,10 @@ def test_dev_stack_exports_the_three_node_addresses(dev_run):
 
 def test_existing_machines_create_no_libvirt_resource():
     run = run_program(stack_config("dev", hostSource="existing"))
-    libvirt = [r.name for r in run.resources if "libvirt" in r.type]
+    libvirt = [
+        r.name
+        for r in run.resources
+        if r.type.startswith(("libvirt:", "pulumi:providers:libvirt", "kubeadm-libvirt:vm:"))
+    ]
     assert libvirt == []
     assert run.outputs["nodes"]["k8s-master"] == "192.168.50.21"
