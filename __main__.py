@@ -1,14 +1,19 @@
-"""kubeadm-libvirt: settings -> hosts -> node preparation -> control plane -> workers -> exports.
+"""kubeadm-libvirt: settings -> hosts -> node preparation -> control plane -> workers
+-> Kubernetes provider -> flannel -> registry -> application -> exports.
 
 Wiring only; every decision lives in components/. See the README for the picture.
 """
 
 import pulumi
 
+from components.app import SpringBootApp
 from components.control_plane import ControlPlane
+from components.flannel import Flannel
 from components.hosts import existing_hosts
+from components.kube_provider import cluster_provider
 from components.libvirt_hosts import LibvirtHosts
 from components.node import NodePreparation
+from components.registry import PrivateRegistry
 from components.settings import HostSource, load_settings
 from components.worker import WorkerNode
 
@@ -30,7 +35,22 @@ joined = [
     for w in workers
 ]
 
+provider = cluster_provider("kubernetes", control_plane, ready=[control_plane, *joined])
+flannel = Flannel(
+    "flannel",
+    settings.kubernetes.pod_network_cidr,
+    settings.network.interface,
+    settings.flannel_image,
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+on_cluster = pulumi.ResourceOptions(provider=provider)
+registry = PrivateRegistry("registry", master, settings, flannel.resources, opts=on_cluster)
+app = SpringBootApp("app", settings.app, registry, str(master.address), opts=on_cluster)
+
 pulumi.export("kubeconfig", control_plane.kubeconfig)
 pulumi.export("masterAddress", str(master.address))
 pulumi.export("apiServer", f"https://{control_plane.endpoint}")
 pulumi.export("nodes", {host.name: str(host.address) for host in hosts})
+pulumi.export("registryEndpoint", registry.endpoint)
+pulumi.export("appImage", app.image)
+pulumi.export("appUrl", app.url)

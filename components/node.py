@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import configparser
-import io
 import json
 
 import pulumi
 from pulumi_command import remote
 
 from components import scripts
+from components.files import ini_text
 from components.hosts import Host
 from components.settings import Settings
-
-REPO_FILE_HEADER = "# Written by kubeadm-libvirt; changes here are overwritten.\n"
-
-
-def _ini(sections: dict[str, dict[str, str | list[str]]]) -> str:
-    """A yum .repo file; a list value becomes yum's one-URL-per-line continuation."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # keep keys as written
-    for section, options in sections.items():
-        parser[section] = {
-            key: "\n".join(value) if isinstance(value, list) else value
-            for key, value in options.items()
-        }
-    buffer = io.StringIO()
-    parser.write(buffer, space_around_delimiters=False)
-    return REPO_FILE_HEADER + buffer.getvalue().strip()
 
 
 def centos_base_repo(settings: Settings) -> str:
@@ -45,11 +28,11 @@ def centos_base_repo(settings: Settings) -> str:
             "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7",
             "enabled": "1",
         }
-    return _ini(sections)
+    return ini_text(sections)
 
 
 def docker_ce_repo(settings: Settings) -> str:
-    return _ini(
+    return ini_text(
         {
             "docker-ce-stable": {
                 "name": "Docker CE Stable - $basearch",
@@ -65,7 +48,7 @@ def docker_ce_repo(settings: Settings) -> str:
 def kubernetes_repo(settings: Settings) -> str:
     # gpgcheck off: this repo's metadata signatures fail chronically on CentOS 7.
     # exclude: a plain `yum update` must never move the pinned packages.
-    return _ini(
+    return ini_text(
         {
             "kubernetes": {
                 "name": "Kubernetes",

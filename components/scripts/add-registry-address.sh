@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# On the master: give the interface the registry's address as a secondary address, now and at
+# every boot (a systemd unit), so every node and the LAN reach the registry Service there.
+set -euo pipefail
+unit=kubeadm-libvirt-registry-address.service
+
+step "registry address ${REGISTRY_ADDRESS} on ${INTERFACE}"
+if write_file "/etc/systemd/system/${unit}" "${UNIT_FILE}"; then
+  systemctl daemon-reload
+  systemctl enable "${unit}" >/dev/null 2>&1
+  systemctl restart "${unit}" || fail "could not add ${REGISTRY_ADDRESS} to ${INTERFACE}"
+elif ! systemctl is-active --quiet "${unit}"; then
+  systemctl enable --now "${unit}" >/dev/null 2>&1 || fail "could not add ${REGISTRY_ADDRESS} to ${INTERFACE}"
+fi
+addresses=$(ip -4 -o address show dev "${INTERFACE}")
+grep -qF " ${REGISTRY_ADDRESS}/" <<<"${addresses}" ||
+  fail "${INTERFACE} does not carry ${REGISTRY_ADDRESS}"
+step "registry address ready"

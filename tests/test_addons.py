@@ -1,0 +1,314 @@
+"""Cluster add-ons under mocks: the Kubernetes objects `pulumi up` applies to the cluster."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from ipaddress import IPv4Network
+
+import kubernetes_validate
+import pytest
+import yaml
+from conftest import is_secret_input, run_program, stack_config
+
+from components.flannel import flannel_objects
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+KUBERNETES_VERSION = "1.13.0"
+
+
+def k8s_objects(run):
+    """Every Kubernetes object the program registers (not components like ConfigGroup)."""
+    return [r for r in run.resources if r.type.startswith("kubernetes:") and r.custom]
+
+
+def as_manifest(resource) -> dict:
+    """The object as the API server would receive it: numbers back to JSON integers."""
+
+    def ints(value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: ints(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [ints(v) for v in value]
+        return value
+
+    return ints(resource.plain_inputs)
+
+
+def find(run, kind: str, name: str) -> dict:
+    matches = [
+        as_manifest(r)
+        for r in k8s_objects(run)
+        if r.plain_inputs["kind"] == kind and r.plain_inputs["metadata"]["name"] == name
+    ]
+    assert len(matches) == 1, f"{kind}/{name}: found {len(matches)}"
+    return matches[0]
+
+
+def values_of_command(run, name: str) -> dict[str, str]:
+    command = run.named(name)
+    script = shlex.split(command.plain_inputs["create"])[3]
+    values = {}
+    for line in shlex.split(script.split("\n# Helpers shared", 1)[0], comments=True):
+        key, sep, value = line.partition("=")
+        if sep and key.isupper():
+            values[key] = value
+    return values
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack_overrides", [{}, {"hostSource": "existing", "appSeedImage": ""}])
+def test_every_kubernetes_object_is_valid_for_1_13_strict(stack_overrides):
+    run = run_program(stack_config("dev", **stack_overrides))
+    objects = k8s_objects(run)
+    assert len(objects) >= 11, "flannel (5), registry (3), app (4) objects expected"
+    errors = []
+    for resource in objects:
+        try:
+            kubernetes_validate.validate(as_manifest(resource), KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            errors.append(f"{resource.name}: {error.message} at {list(error.path)}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            errors.append(f"{resource.name}: {error} (not served by {KUBERNETES_VERSION})")
+    assert errors == []
+
+
+def test_validation_would_catch_a_field_1_13_does_not_know():
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {"selector": {}, "template": {}, "notAField": 1},
+    }
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+
+
+# --- provider -------------------------------------------------------------------------------
+
+
+def test_one_explicit_provider_built_from_the_secret_kubeconfig(dev_run):
+    (provider,) = dev_run.of_type(K8S_PROVIDER)
+    assert is_secret_input(provider.inputs["kubeconfig"])
+    assert "server: https://192.168.50.21:6443" in provider.plain_inputs["kubeconfig"]
+    assert provider.plain_inputs["enableServerSideApply"] == "false"
+    assert provider.plain_inputs["deleteUnreachable"] == "true"
+    assert provider.plain_inputs["clusterIdentifier"] == "control-plane-init-id"
+
+
+def test_every_kubernetes_resource_uses_the_explicit_provider(dev_run):
+    (provider,) = dev_run.of_type(K8S_PROVIDER)
+    reference = f"{provider.urn}::{provider.name}-id"
+    for resource in k8s_objects(dev_run):
+        assert resource.provider == reference, resource.name
+
+
+def test_provider_waits_until_every_worker_joined(dev_run):
+    (provider,) = dev_run.of_type(K8S_PROVIDER)
+    for worker in ("k8s-node01", "k8s-node02"):
+        registered = dev_run.named(f"worker-{worker}-registered")
+        assert dev_run.depends_on(provider, registered), worker
+
+
+# --- flannel --------------------------------------------------------------------------------
+
+
+def test_flannel_daemonset_binds_the_node_interface_and_uses_the_configured_image(dev_run):
+    daemonset = find(dev_run, "DaemonSet", "kube-flannel-ds-amd64")
+    assert daemonset["apiVersion"] == "apps/v1"
+    pod = daemonset["spec"]["template"]["spec"]
+    (flanneld,) = pod["containers"]
+    assert "--iface=eth0" in flanneld["args"]
+    assert {"--ip-masq", "--kube-subnet-mgr"} <= set(flanneld["args"])
+    images = {c["image"] for c in pod["containers"] + pod["initContainers"]}
+    assert images == {"quay.io/coreos/flannel:v0.11.0-amd64"}
+    assert {"operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+
+
+def test_flannel_network_is_the_pod_cidr(dev_run):
+    config_map = find(dev_run, "ConfigMap", "kube-flannel-cfg")
+    net_conf = json.loads(config_map["data"]["net-conf.json"])
+    assert net_conf == {"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}
+
+
+@pytest.mark.parametrize("cidr", ["10.244.0.0/16", "10.32.0.0/12", "172.16.0.0/16", "10.128.0.0/9"])
+def test_flannel_network_and_kubeadm_pod_cidr_agree_for_any_cidr(cidr):
+    run = run_program(stack_config("dev", podNetworkCidr=cidr))
+    net_conf = json.loads(find(run, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
+    assert net_conf["Network"] == cidr
+    assert values_of_command(run, "control-plane-init")["POD_NETWORK_CIDR"] == cidr
+
+
+def test_flannel_interface_and_image_follow_settings():
+    objects = flannel_objects(
+        IPv4Network("10.50.0.0/16"), "ens3", "docker.io/flannel/flannel:v0.11"
+    )
+    daemonset = next(o for o in objects if o["kind"] == "DaemonSet")
+    (flanneld,) = daemonset["spec"]["template"]["spec"]["containers"]
+    assert [a for a in flanneld["args"] if a.startswith("--iface")] == ["--iface=ens3"]
+    assert flanneld["image"] == "docker.io/flannel/flannel:v0.11"
+
+
+def test_flannel_rbac_grants_what_flanneld_needs(dev_run):
+    role = find(dev_run, "ClusterRole", "flannel")
+    assert role["apiVersion"] == "rbac.authorization.k8s.io/v1"
+    grants = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    assert {
+        ("pods", "get"),
+        ("nodes", "list"),
+        ("nodes", "watch"),
+        ("nodes/status", "patch"),
+    } <= grants
+    binding = find(dev_run, "ClusterRoleBinding", "flannel")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flannel", "namespace": "kube-system"}
+    ]
+
+
+def test_flannel_manifest_file_is_plain_yaml_without_placeholders():
+    from components.flannel import MANIFEST
+
+    documents = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    kinds = sorted(d["kind"] for d in documents)
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "DaemonSet",
+        "ServiceAccount",
+    ]
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+def test_registry_service_has_the_external_ip_and_port(dev_run):
+    service = find(dev_run, "Service", "registry")
+    assert service["spec"]["externalIPs"] == ["192.168.50.24"]
+    (port,) = service["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (5000, 5000)
+    assert service["spec"]["selector"] == {"app": "registry"}
+
+
+def test_registry_runs_on_the_master_with_hostpath_storage_and_a_v2_readiness_probe(dev_run):
+    deployment = find(dev_run, "Deployment", "registry")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"node-role.kubernetes.io/master": ""}
+    assert any(
+        t["key"] == "node-role.kubernetes.io/master" and t["effect"] == "NoSchedule"
+        for t in pod["tolerations"]
+    )
+    (container,) = pod["containers"]
+    assert container["image"] == "registry:2"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/"
+    (volume,) = pod["volumes"]
+    assert volume["hostPath"]["path"] == "/var/lib/registry"
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/registry"}]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_registry_address_is_given_to_the_master(dev_run):
+    command = dev_run.named("registry-address")
+    assert command.plain_inputs["connection"]["host"] == "192.168.50.21"
+    values = values_of_command(dev_run, "registry-address")
+    assert values["REGISTRY_ADDRESS"] == "192.168.50.24"
+    assert values["INTERFACE"] == "eth0"
+    assert "ExecStart=/sbin/ip address replace 192.168.50.24/24 dev eth0" in values["UNIT_FILE"]
+    assert "ip address del" in command.plain_inputs["delete"]
+
+
+def test_registry_service_alias_and_app_image_agree_on_one_endpoint():
+    run = run_program(stack_config("dev", registryAddress="192.168.50.99", registryPort=5443))
+    service = find(run, "Service", "registry")
+    assert service["spec"]["externalIPs"] == ["192.168.50.99"]
+    assert service["spec"]["ports"][0]["port"] == 5443
+    assert values_of_command(run, "registry-address")["REGISTRY_ADDRESS"] == "192.168.50.99"
+    app = find(run, "Deployment", "spring-boot-demo")
+    assert app["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+        "192.168.50.99:5443/"
+    )
+    daemon = json.loads(values_of_command(run, "node-k8s-node02-prepare")["DAEMON_JSON"])
+    assert daemon["insecure-registries"] == ["192.168.50.99:5443"]
+    assert run.outputs["registryEndpoint"] == "192.168.50.99:5443"
+
+
+def test_registry_waits_for_flannel(dev_run):
+    registry = dev_run.named("registry-deployment")
+    daemonset = next(r for r in k8s_objects(dev_run) if r.name.endswith("kube-flannel-ds-amd64"))
+    assert dev_run.depends_on(registry, daemonset)
+
+
+# --- application ----------------------------------------------------------------------------
+
+
+def test_app_image_comes_from_the_private_registry(dev_run):
+    deployment = find(dev_run, "Deployment", "spring-boot-demo")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "192.168.50.24:5000/spring-boot-demo:1.0"
+    assert dev_run.outputs["appImage"] == container["image"]
+
+
+def test_app_deployment_has_probes_resources_and_replicas(dev_run):
+    deployment = find(dev_run, "Deployment", "spring-boot-demo")
+    assert deployment["spec"]["replicas"] == 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8080}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/", "port": 8080}, probe
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+
+
+def test_app_settings_reach_the_deployment_and_service():
+    run = run_program(
+        stack_config(
+            "dev",
+            appName="shop",
+            appReplicas=3,
+            appPort=9090,
+            appNodePort=31000,
+            appProbePath="/actuator/health",
+        )
+    )
+    deployment = find(run, "Deployment", "shop")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert deployment["spec"]["replicas"] == 3
+    assert container["readinessProbe"]["httpGet"] == {"path": "/actuator/health", "port": 9090}
+    service = find(run, "Service", "shop")
+    assert service["spec"]["ports"][0]["nodePort"] == 31000
+    assert service["spec"]["ports"][0]["targetPort"] == 9090
+    assert run.outputs["appUrl"] == "http://192.168.50.21:31000"
+
+
+def test_app_service_is_a_nodeport_and_the_url_is_exported(dev_run):
+    service = find(dev_run, "Service", "spring-boot-demo")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30080
+    assert dev_run.outputs["appUrl"] == "http://192.168.50.21:30080"
+    assert dev_run.outputs["registryEndpoint"] == "192.168.50.24:5000"
+
+
+def test_seed_job_copies_the_public_image_into_the_registry_before_the_rollout(dev_run):
+    job = find(dev_run, "Job", "spring-boot-demo-seed-image")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == [
+        "copy",
+        "--dest-tls-verify=false",
+        "docker://docker.io/springio/gs-spring-boot-docker:latest",
+        "docker://registry.registry.svc.cluster.local:5000/spring-boot-demo:1.0",
+    ]
+    deployment = dev_run.named("app-deployment")
+    assert dev_run.depends_on(deployment, dev_run.named("app-seed-image"))
+    assert dev_run.depends_on(deployment, dev_run.named("registry-address"))
+
+
+def test_no_seed_job_when_you_push_the_image_yourself():
+    run = run_program(stack_config("dev", appSeedImage=""))
+    assert [r for r in k8s_objects(run) if r.plain_inputs["kind"] == "Job"] == []
+    assert find(run, "Deployment", "spring-boot-demo")
