@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pulumi
 import pulumi_libvirt as libvirt
 
@@ -32,9 +35,17 @@ class NodeVm(pulumi.ComponentResource):
         super().__init__("kubeadm-libvirt:vm:NodeVm", name, None, opts)
         # libvirt names are unique on the host: a replacement must delete the old one first.
         child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        documents = {
+            "meta_data": cloud_init.meta_data(node),
+            "user_data": cloud_init.user_data(node, ssh_user, public_key),
+            "network_config": cloud_init.network_config(node, network),
+        }
+        # cloud-init applies these once per disk: a changed hostname, address or key needs a
+        # fresh disk (and so a fresh VM), which the content hash in the disk's name brings about.
+        digest = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()[:10]
         disk = libvirt.Volume(
             f"{name}-disk",
-            name=f"{node.name}.qcow2",
+            name=f"{node.name}-{digest}.qcow2",
             pool=store.pool_name,
             base_volume_id=store.base_volume_id,
             size=node.disk_gib * GIB,
@@ -45,9 +56,7 @@ class NodeVm(pulumi.ComponentResource):
             f"{name}-seed",
             name=f"{node.name}-seed.iso",
             pool=store.pool_name,
-            meta_data=cloud_init.meta_data(node),
-            user_data=cloud_init.user_data(node, ssh_user, public_key),
-            network_config=cloud_init.network_config(node, network),
+            **documents,
             opts=child,
         )
         self.domain = libvirt.Domain(

@@ -158,7 +158,7 @@ def test_node_sizes_reach_the_domain_and_disk():
     )
     cp = domains(run)["cp"].plain_inputs
     assert (cp["vcpu"], cp["memory"]) == (4, 8192)
-    disk = next(v for v in run.of_type(VOLUME) if v.plain_inputs["name"] == "w1.qcow2")
+    disk = next(v for v in run.of_type(VOLUME) if v.plain_inputs["name"].startswith("w1-"))
     assert disk.plain_inputs["size"] == 50 * GIB
 
 
@@ -166,3 +166,32 @@ def test_libvirt_uri_reaches_the_provider():
     run = run_program(stack_config("dev", libvirtUri="qemu+ssh://root@hv.example/system"))
     (provider,) = run.of_type(PROVIDER)
     assert provider.plain_inputs["uri"] == "qemu+ssh://root@hv.example/system"
+
+
+def disk_names(run) -> dict[str, str]:
+    return {
+        d.name: d.plain_inputs["name"]
+        for d in run.of_type(VOLUME)
+        if "baseVolumeId" in d.plain_inputs
+    }
+
+
+def test_a_changed_address_or_key_gives_that_node_a_fresh_disk():
+    """cloud-init applies hostname, address and key once per disk: a change needs a new disk."""
+    before = disk_names(run_program(stack_config("dev")))
+    nodes = [
+        {"name": "k8s-master", "address": "192.168.50.21", "role": "master"},
+        {"name": "k8s-node01", "address": "192.168.50.32", "role": "worker"},
+        {"name": "k8s-node02", "address": "192.168.50.23", "role": "worker"},
+    ]
+    after = disk_names(run_program(stack_config("dev", nodes=nodes)))
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"cluster-k8s-node01-disk"}
+    rekeyed = disk_names(run_program(stack_config("dev", sshPublicKey="ssh-ed25519 AAAAnewkey x")))
+    assert all(before[name] != rekeyed[name] for name in before)
+
+
+def test_settings_outside_cloud_init_keep_the_disks():
+    before = disk_names(run_program(stack_config("dev")))
+    after = disk_names(run_program(stack_config("dev", dockerVersion="18.06.1.ce-3.el7")))
+    assert before == after

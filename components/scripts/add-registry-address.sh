@@ -5,6 +5,11 @@ set -euo pipefail
 unit=kubeadm-libvirt-registry-address.service
 
 step "registry address ${REGISTRY_ADDRESS} on ${INTERFACE}"
+if [[ -f "/etc/systemd/system/${unit}" ]] &&
+  ! cmp -s <(printf '%s\n' "${UNIT_FILE}") "/etc/systemd/system/${unit}"; then
+  # The old unit's ExecStop takes the previous address away before the new one is added.
+  systemctl stop "${unit}" || true
+fi
 if write_file "/etc/systemd/system/${unit}" "${UNIT_FILE}"; then
   systemctl daemon-reload
   systemctl enable "${unit}" >/dev/null 2>&1
