@@ -1,0 +1,27 @@
+"""The README stays true to the project: its commands, keys and layout exist."""
+
+from __future__ import annotations
+
+from conftest import PROJECT_FILE, ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_config_key_is_in_the_readme_table():
+    missing = [key for key in PROJECT_FILE["config"] if f"`{key}`" not in README]
+    assert missing == []
+
+
+def test_ci_runs_the_readmes_test_command():
+    assert "make test" in README
+    ci = (ROOT / ".ci/run").read_text()
+    assert "exec make test" in ci
+
+
+def test_every_component_file_is_in_the_layout():
+    missing = [
+        path.name
+        for path in (ROOT / "components").glob("*.py")
+        if path.name != "__init__.py" and f"components/{path.name}" not in README
+    ]
+    assert missing == []
