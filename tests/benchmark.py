@@ -1,0 +1,82 @@
+"""Figures about the program, measured under mocks (not a test; pytest does not collect it).
+
+    .venv/bin/python tests/benchmark.py [runs]
+
+Prints the wall time of whole-program evaluations with the dev config, and, read from the
+resource graph, the number of remote steps and the longest chain of remote steps from a VM to a
+joined worker.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from functools import cache
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+
+from conftest import FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, run_program, stack_config  # noqa: E402
+
+COMMAND = "command:remote:Command"
+
+
+def fake_home() -> None:
+    import os
+
+    home = Path(tempfile.mkdtemp())
+    (home / ".ssh").mkdir()
+    (home / ".ssh/id_ed25519").write_text(FAKE_PRIVATE_KEY)
+    (home / ".ssh/id_ed25519.pub").write_text(FAKE_PUBLIC_KEY)
+    os.environ["HOME"] = str(home)
+
+
+def remote_chain(run) -> tuple[int, list[str]]:
+    """Longest path of remote commands (counting commands only) ending at a worker's
+    registration, over every kind of dependency the engine orders by."""
+    by_urn = {r.urn: r for r in run.resources}
+
+    def direct(resource):
+        deps = set(resource.dependencies)
+        for urns in resource.property_dependencies.values():
+            deps.update(urns)
+        return [by_urn[u] for u in deps if u in by_urn]
+
+    @cache
+    def longest(urn: str) -> tuple[int, tuple[str, ...]]:
+        resource = by_urn[urn]
+        best: tuple[int, tuple[str, ...]] = (0, ())
+        for dep in direct(resource):
+            best = max(best, longest(dep.urn))
+        if resource.type == COMMAND:
+            return best[0] + 1, (*best[1], resource.name)
+        return best
+
+    ends = [r for r in run.of_type(COMMAND) if r.name.endswith("-registered")]
+    length, path = max(longest(r.urn) for r in ends)
+    return length, list(path)
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    fake_home()
+    config = stack_config("dev")
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run = run_program(config)
+        timings.append(time.perf_counter() - start)
+    print(f"whole-program evaluation, dev config, {runs} runs:")
+    print(f"  median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms")
+    print(f"  resources registered: {len(run.resources)}")
+    commands = run.of_type(COMMAND)
+    print(f"remote steps (remote.Command resources): {len(commands)}")
+    length, path = remote_chain(run)
+    print(f"longest chain of remote steps from VM to joined worker: {length}")
+    print("  " + " -> ".join(path))
+
+
+if __name__ == "__main__":
+    main()
