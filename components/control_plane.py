@@ -56,35 +56,31 @@ class ControlPlane(pulumi.ComponentResource):
             k8s.image_repository,
             str(master.address),
         ]
-        self.init = remote.Command(
+        self.init = master.run(
             f"{name}-init",
-            connection=master.connection,
-            create=scripts.as_root(
-                scripts.render(
-                    "init-control-plane",
-                    NODE_NAME=master.name,
-                    ADVERTISE_ADDRESS=str(master.address),
-                    IMAGE_REPOSITORY=k8s.image_repository,
-                    KUBERNETES_VERSION=k8s.version,
-                    POD_NETWORK_CIDR=str(k8s.pod_network_cidr),
-                    SERVICE_CIDR=str(k8s.service_cidr),
-                    SSH_USER=settings.ssh.user,
-                    IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
-                )
+            self,
+            create=scripts.render(
+                "init-control-plane",
+                NODE_NAME=master.name,
+                ADVERTISE_ADDRESS=str(master.address),
+                IMAGE_REPOSITORY=k8s.image_repository,
+                KUBERNETES_VERSION=k8s.version,
+                POD_NETWORK_CIDR=str(k8s.pod_network_cidr),
+                SERVICE_CIDR=str(k8s.service_cidr),
+                SSH_USER=settings.ssh.user,
+                IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
             ),
-            delete=scripts.as_root(reset_script(master.name, settings)),
+            delete=reset_script(master.name, settings),
+            options=pulumi.ResourceOptions(delete_before_replace=True),
             triggers=[preparation.command.id, *cluster_identity],
-            add_previous_output_in_env=False,
-            opts=master.command_options(self, delete_before_replace=True),
         )
-        read_kubeconfig = remote.Command(
+        read_kubeconfig = master.run(
             f"{name}-kubeconfig",
-            connection=master.connection,
-            create=scripts.as_root(scripts.render("print-kubeconfig", NODE_NAME=master.name)),
+            self,
+            create=scripts.render("print-kubeconfig", NODE_NAME=master.name),
+            options=pulumi.ResourceOptions(additional_secret_outputs=["stdout"]),
             triggers=[self.init.id],
             logging=remote.Logging.NONE,
-            add_previous_output_in_env=False,
-            opts=master.command_options(self, additional_secret_outputs=["stdout"]),
         )
         server = f"https://{self.endpoint}"
         self.kubeconfig = pulumi.Output.secret(

@@ -8,6 +8,7 @@ from ipaddress import IPv4Address
 import pulumi
 from pulumi_command import remote
 
+from components import scripts
 from components.settings import NodeSpec, Role, Settings, SshSettings
 
 # A fresh VM needs a minute or two before sshd answers: retry for up to 10 minutes.
@@ -34,13 +35,33 @@ class Host:
     def is_master(self) -> bool:
         return self.role is Role.MASTER
 
-    def command_options(self, parent: pulumi.Resource, **extra) -> pulumi.ResourceOptions:
-        """Options for a remote command that runs on this host."""
-        return pulumi.ResourceOptions(
+    def run(
+        self,
+        name: str,
+        parent: pulumi.Resource,
+        create: str,
+        delete: str | None = None,
+        options: pulumi.ResourceOptions | None = None,
+        **command_args,
+    ) -> remote.Command:
+        """A remote command that runs rendered scripts as root on this host.
+
+        It waits for the host's machine and skips its delete step when that machine is deleted
+        with it. The previous output is never put in the environment (it may hold secrets).
+        """
+        own = pulumi.ResourceOptions(
             parent=parent,
             depends_on=[self.machine] if self.machine else None,
             deleted_with=self.machine,
-            **extra,
+        )
+        return remote.Command(
+            name,
+            connection=self.connection,
+            create=scripts.as_root(create),
+            delete=scripts.as_root(delete) if delete else None,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions.merge(own, options),
+            **command_args,
         )
 
 

@@ -138,11 +138,5 @@ class NodePreparation(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:bootstrap:NodePreparation", name, None, opts)
-        self.command = remote.Command(
-            f"{name}-prepare",
-            connection=host.connection,
-            create=scripts.as_root(prepare_script(host, hosts, settings)),
-            add_previous_output_in_env=False,
-            opts=host.command_options(self),
-        )
+        self.command = host.run(f"{name}-prepare", self, prepare_script(host, hosts, settings))
         self.register_outputs({"prepared": self.command.id})

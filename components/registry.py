@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_command import remote
 
 from components import scripts
 from components.files import ini_text
@@ -71,23 +70,17 @@ class PrivateRegistry(pulumi.ComponentResource):
             "REGISTRY_ADDRESS": str(registry.address),
             "INTERFACE": settings.network.interface,
         }
-        address = remote.Command(
+        address = master.run(
             f"{name}-address",
-            connection=master.connection,
-            create=scripts.as_root(
-                scripts.render(
-                    "add-registry-address", UNIT_FILE=address_unit(settings), **address_values
-                )
+            self,
+            create=scripts.render(
+                "add-registry-address", UNIT_FILE=address_unit(settings), **address_values
             ),
-            delete=scripts.as_root(
-                scripts.render(
-                    "remove-registry-address",
-                    PREFIX_LENGTH=settings.network.node_network.prefixlen,
-                    **address_values,
-                )
+            delete=scripts.render(
+                "remove-registry-address",
+                PREFIX_LENGTH=settings.network.node_network.prefixlen,
+                **address_values,
             ),
-            add_previous_output_in_env=False,
-            opts=master.command_options(self),
         )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",

@@ -34,55 +34,43 @@ class WorkerNode(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:bootstrap:WorkerNode", name, None, opts)
-        join_command = remote.Command(
+        join_command = master.run(
             f"{name}-join-command",
-            connection=master.connection,
-            create=scripts.as_root(
-                scripts.render(
-                    "create-join-command",
-                    NODE_NAME=master.name,
-                    WORKER_NAME=worker.name,
-                    TOKEN_TTL=settings.kubernetes.join_token_ttl,
-                )
+            self,
+            create=scripts.render(
+                "create-join-command",
+                NODE_NAME=master.name,
+                WORKER_NAME=worker.name,
+                TOKEN_TTL=settings.kubernetes.join_token_ttl,
             ),
+            options=pulumi.ResourceOptions(additional_secret_outputs=["stdout"]),
             # A new token whenever the cluster or the worker is rebuilt.
             triggers=[control_plane.init.id, preparation.command.id],
             logging=remote.Logging.NONE,
-            add_previous_output_in_env=False,
-            opts=master.command_options(self, additional_secret_outputs=["stdout"]),
         )
         secret_join_command = pulumi.Output.secret(join_command.stdout)
-        self.join = remote.Command(
+        self.join = worker.run(
             f"{name}-join",
-            connection=worker.connection,
-            create=scripts.as_root(
-                scripts.render(
-                    "join-worker",
-                    NODE_NAME=worker.name,
-                    CONTROL_PLANE_ENDPOINT=control_plane.endpoint,
-                    IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
-                )
+            self,
+            create=scripts.render(
+                "join-worker",
+                NODE_NAME=worker.name,
+                CONTROL_PLANE_ENDPOINT=control_plane.endpoint,
+                IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
             ),
+            delete=reset_script(worker.name, settings),
+            options=pulumi.ResourceOptions(delete_before_replace=True),
             stdin=secret_join_command,
-            delete=scripts.as_root(reset_script(worker.name, settings)),
             triggers=[control_plane.init.id],
-            add_previous_output_in_env=False,
-            opts=worker.command_options(self, delete_before_replace=True),
         )
-        self.registered = remote.Command(
+        on_master = {"NODE_NAME": master.name, "WORKER_NAME": worker.name}
+        self.registered = master.run(
             f"{name}-registered",
-            connection=master.connection,
-            create=scripts.as_root(
-                scripts.render(
-                    "wait-node-registered", NODE_NAME=master.name, WORKER_NAME=worker.name
-                )
-            ),
-            delete=scripts.as_root(
-                scripts.render("remove-node", NODE_NAME=master.name, WORKER_NAME=worker.name)
-            ),
+            self,
+            create=scripts.render("wait-node-registered", **on_master),
+            delete=scripts.render("remove-node", **on_master),
+            options=pulumi.ResourceOptions(delete_before_replace=True),
             stdin=secret_join_command,
             triggers=[self.join.id],
-            add_previous_output_in_env=False,
-            opts=master.command_options(self, delete_before_replace=True),
         )
         self.register_outputs({"registered": self.registered.id})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,23 @@ def unwrap(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap(v) for v in value]
     return value
+
+
+def script_of(command_line: str) -> str:
+    """The script inside `sudo bash -c '<script>'`, exactly as the host receives it."""
+    argv = shlex.split(command_line)
+    assert argv[:3] == ["sudo", "bash", "-c"], command_line[:80]
+    return argv[3]
+
+
+def script_values(script: str) -> dict[str, str]:
+    """The NAME='value' assignments at the top of a rendered script."""
+    values = {}
+    for line in shlex.split(script.split("\n# Helpers shared", 1)[0], comments=True):
+        name, sep, value = line.partition("=")
+        if sep and name.isupper():
+            values[name] = value
+    return values
 
 
 def is_secret_input(value: Any) -> bool:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shlex
 from ipaddress import IPv4Network
 
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import is_secret_input, run_program, stack_config
+from conftest import is_secret_input, run_program, script_of, script_values, stack_config
 
 from components.flannel import flannel_objects
 
@@ -48,14 +47,7 @@ def find(run, kind: str, name: str) -> dict:
 
 
 def values_of_command(run, name: str) -> dict[str, str]:
-    command = run.named(name)
-    script = shlex.split(command.plain_inputs["create"])[3]
-    values = {}
-    for line in shlex.split(script.split("\n# Helpers shared", 1)[0], comments=True):
-        key, sep, value = line.partition("=")
-        if sep and key.isupper():
-            values[key] = value
-    return values
+    return script_values(script_of(run.named(name).plain_inputs["create"]))
 
 
 # --- schema ---------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
 from configparser import ConfigParser
@@ -17,29 +16,14 @@ from conftest import (
     ROOT,
     is_secret_input,
     run_program,
+    script_of,
+    script_values,
     stack_config,
 )
 
 COMMAND = "command:remote:Command"
 WORKERS = ("k8s-node01", "k8s-node02")
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
-
-
-def script_of(command_line: str) -> str:
-    """The script inside `sudo bash -c '<script>'`, exactly as the host receives it."""
-    argv = shlex.split(command_line)
-    assert argv[:3] == ["sudo", "bash", "-c"], command_line[:80]
-    return argv[3]
-
-
-def values_of(script: str) -> dict[str, str]:
-    """The NAME='value' assignments at the top of a rendered script."""
-    values = {}
-    for line in shlex.split(script.split("\n# Helpers shared", 1)[0], comments=True):
-        name, sep, value = line.partition("=")
-        if sep and name.isupper():
-            values[name] = value
-    return values
 
 
 def commands(run):
@@ -77,7 +61,7 @@ def test_preparation_waits_for_its_own_vm(dev_run):
 
 
 def test_preparation_values_come_from_settings(dev_run):
-    values = values_of(
+    values = script_values(
         script_of(commands(dev_run)["node-k8s-node01-prepare"].plain_inputs["create"])
     )
     assert values["NODE_NAME"] == "k8s-node01"
@@ -98,7 +82,7 @@ def test_preparation_values_come_from_settings(dev_run):
 
 
 def test_daemon_json_uses_the_plural_keys_dockerd_reads(dev_run):
-    values = values_of(
+    values = script_values(
         script_of(commands(dev_run)["node-k8s-master-prepare"].plain_inputs["create"])
     )
     daemon = json.loads(values["DAEMON_JSON"])
@@ -109,7 +93,7 @@ def test_daemon_json_uses_the_plural_keys_dockerd_reads(dev_run):
 
 
 def test_centos_repo_points_at_the_vault_mirror_then_vault_centos_org(dev_run):
-    values = values_of(
+    values = script_values(
         script_of(commands(dev_run)["node-k8s-master-prepare"].plain_inputs["create"])
     )
     repo = ConfigParser(interpolation=None)
@@ -123,7 +107,7 @@ def test_centos_repo_points_at_the_vault_mirror_then_vault_centos_org(dev_run):
 
 
 def test_kubernetes_repo_has_gpgcheck_off_and_excludes_the_pinned_packages(dev_run):
-    values = values_of(
+    values = script_values(
         script_of(commands(dev_run)["node-k8s-master-prepare"].plain_inputs["create"])
     )
     repo = ConfigParser(interpolation=None)
@@ -143,12 +127,12 @@ def test_kubernetes_repo_has_gpgcheck_off_and_excludes_the_pinned_packages(dev_r
 def test_keeping_swap_sets_kubelet_extra_args_and_ignores_the_swap_check():
     run = run_program(stack_config("dev", keepSwap=True))
     cmds = commands(run)
-    prep = values_of(script_of(cmds["node-k8s-master-prepare"].plain_inputs["create"]))
+    prep = script_values(script_of(cmds["node-k8s-master-prepare"].plain_inputs["create"]))
     assert prep["KUBELET_SYSCONFIG"] == "KUBELET_EXTRA_ARGS=--fail-swap-on=false"
     assert prep["KEEP_SWAP"] == "true"
-    init = values_of(script_of(cmds["control-plane-init"].plain_inputs["create"]))
+    init = script_values(script_of(cmds["control-plane-init"].plain_inputs["create"]))
     assert init["IGNORE_PREFLIGHT_ERRORS"] == "Swap"
-    join = values_of(script_of(cmds["worker-k8s-node01-join"].plain_inputs["create"]))
+    join = script_values(script_of(cmds["worker-k8s-node01-join"].plain_inputs["create"]))
     assert join["IGNORE_PREFLIGHT_ERRORS"] == "Swap"
 
 
@@ -158,7 +142,7 @@ def test_keeping_swap_sets_kubelet_extra_args_and_ignores_the_swap_check():
 def test_kubeadm_init_runs_on_the_master_with_the_tutorials_four_flags(dev_run):
     init = commands(dev_run)["control-plane-init"]
     assert host_of(init) == "192.168.50.21"
-    values = values_of(script_of(init.plain_inputs["create"]))
+    values = script_values(script_of(init.plain_inputs["create"]))
     assert values["ADVERTISE_ADDRESS"] == "192.168.50.21"
     assert values["IMAGE_REPOSITORY"] == "registry.aliyuncs.com/google_containers"
     assert values["KUBERNETES_VERSION"] == "v1.13.1"
@@ -221,7 +205,7 @@ def test_outputs_carry_the_master_address_and_node_map(dev_run):
 def test_each_worker_gets_its_own_token_made_on_the_master(dev_run, worker):
     token = commands(dev_run)[f"worker-{worker}-join-command"]
     assert host_of(token) == "192.168.50.21"
-    values = values_of(script_of(token.plain_inputs["create"]))
+    values = script_values(script_of(token.plain_inputs["create"]))
     assert values["WORKER_NAME"] == worker
     assert values["TOKEN_TTL"] == "1h"
     assert token.plain_inputs["logging"] == "none"
