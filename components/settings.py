@@ -26,6 +26,12 @@ MASTER_MIN_VCPUS = 2
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_IMAGE = (r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", "is not a container image reference")
+_QUANTITY = (r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$", "is not a Kubernetes quantity")
+_NAME = (r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "is not a valid name (letters, digits, . _ -)")
+_PACKAGE_VERSION = (r"^[0-9][A-Za-z0-9._-]*$", "is not an RPM version such as 18.06.3.ce-3.el7")
+_ABSOLUTE_PATH = (r"^/\S*$", "must be an absolute path")
+_INTERFACE = (r"^[A-Za-z0-9_.-]{1,15}$", "is not a network interface name")
 _NODE_KEYS = {"name", "address", "role", "vcpus", "memoryMiB", "diskGiB"}
 _FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -193,6 +199,13 @@ class _Reader:
         if not isinstance(value, str) or (not allow_empty and not value.strip()):
             raise SettingsError(key, value, "must be a non-empty string")
         return value.strip()
+
+    def matching(self, key: str, rule: tuple[str, str], *, allow_empty: bool = False) -> str:
+        value = self.text(key, allow_empty=allow_empty)
+        pattern, problem = rule
+        if value and not re.match(pattern, value):
+            raise SettingsError(key, value, problem)
+        return value
 
     def integer(self, key: str, low: int, high: int) -> int:
         return _int_in_range(key, self.raw(key), low, high)
@@ -363,9 +376,7 @@ def _network_settings(reader: _Reader, nodes: tuple[NodeSpec, ...]) -> NetworkSe
             raise SettingsError(
                 f"nodeNameservers[{i}]", str(server), "is a loopback resolver; CoreDNS would loop"
             )
-    interface = reader.text("nodeInterface")
-    if not re.match(r"^[A-Za-z0-9_.-]{1,15}$", interface):
-        raise SettingsError("nodeInterface", interface, "is not a network interface name")
+    interface = reader.matching("nodeInterface", _INTERFACE)
     return NetworkSettings(node_network, gateway, nameservers, interface)
 
 
@@ -387,7 +398,7 @@ def _kubernetes_settings(reader: _Reader, network: NetworkSettings) -> Kubernete
         raise SettingsError("joinTokenTtl", ttl, "must be a duration such as 1h or 30m")
     return KubernetesSettings(
         version=version,
-        image_repository=reader.text("imageRepository"),
+        image_repository=reader.matching("imageRepository", _IMAGE),
         pod_network_cidr=pod,
         service_cidr=service,
         keep_swap=reader.boolean("keepSwap"),
@@ -410,13 +421,11 @@ def _registry_settings(
             )
     if address == network.gateway:
         raise SettingsError("registryAddress", str(address), "is the nodes' gateway address")
-    storage = reader.text("registryStoragePath")
-    if not storage.startswith("/"):
-        raise SettingsError("registryStoragePath", storage, "must be an absolute path")
+    storage = reader.matching("registryStoragePath", _ABSOLUTE_PATH)
     return RegistrySettings(
         address=address,
         port=reader.integer("registryPort", 1, 65535),
-        image=reader.text("registryImage"),
+        image=reader.matching("registryImage", _IMAGE),
         storage_path=storage,
     )
 
@@ -479,16 +488,16 @@ def _app_settings(reader: _Reader) -> AppSettings:
     return AppSettings(
         name=name,
         image_tag=tag,
-        seed_image=reader.text("appSeedImage", allow_empty=True) or None,
-        seed_tool_image=reader.text("appSeedToolImage"),
+        seed_image=reader.matching("appSeedImage", _IMAGE, allow_empty=True) or None,
+        seed_tool_image=reader.matching("appSeedToolImage", _IMAGE),
         replicas=reader.integer("appReplicas", 1, 100),
         port=reader.integer("appPort", 1, 65535),
         node_port=reader.integer("appNodePort", 30000, 32767),
         probe_path=probe,
-        cpu_request=reader.text("appCpuRequest"),
-        cpu_limit=reader.text("appCpuLimit"),
-        memory_request=reader.text("appMemoryRequest"),
-        memory_limit=reader.text("appMemoryLimit"),
+        cpu_request=reader.matching("appCpuRequest", _QUANTITY),
+        cpu_limit=reader.matching("appCpuLimit", _QUANTITY),
+        memory_request=reader.matching("appMemoryRequest", _QUANTITY),
+        memory_limit=reader.matching("appMemoryLimit", _QUANTITY),
     )
 
 
@@ -504,17 +513,18 @@ def load_settings() -> Settings:
     network = _network_settings(reader, nodes)
     kubernetes = _kubernetes_settings(reader, network)
     registry = _registry_settings(reader, network, nodes)
-    bridge = reader.text("libvirtBridge", allow_empty=True) or None
-    pool_path = reader.text("storagePoolPath")
-    if not pool_path.startswith("/"):
-        raise SettingsError("storagePoolPath", pool_path, "must be an absolute path")
+    bridge = reader.matching("libvirtBridge", _INTERFACE, allow_empty=True) or None
+    pool_path = reader.matching("storagePoolPath", _ABSOLUTE_PATH)
+    base_image = reader.text("baseImage")
+    if not re.match(r"^(https?://\S+|/\S+)$", base_image):
+        raise SettingsError("baseImage", base_image, "must be an http(s) URL or an absolute path")
     libvirt = LibvirtSettings(
         uri=reader.text("libvirtUri"),
-        network_name=reader.text("libvirtNetworkName"),
+        network_name=reader.matching("libvirtNetworkName", _NAME),
         bridge=bridge,
-        pool_name=reader.text("storagePoolName"),
+        pool_name=reader.matching("storagePoolName", _NAME),
         pool_path=pool_path,
-        base_image=reader.text("baseImage"),
+        base_image=base_image,
     )
     if not re.match(r"^[a-z0-9+]+://", libvirt.uri):
         raise SettingsError(
@@ -524,9 +534,9 @@ def load_settings() -> Settings:
         centos_vault_base_urls=_url_list(reader, "centosVaultBaseUrls"),
         docker_ce_repo_url=_url(reader, "dockerCeRepoUrl"),
         docker_ce_gpg_key=_url(reader, "dockerCeGpgKey"),
-        docker_version=reader.text("dockerVersion"),
+        docker_version=reader.matching("dockerVersion", _PACKAGE_VERSION),
         kubernetes_repo_url=_url(reader, "kubernetesRepoUrl"),
-        kubernetes_cni_version=reader.text("kubernetesCniVersion"),
+        kubernetes_cni_version=reader.matching("kubernetesCniVersion", _PACKAGE_VERSION),
         registry_mirrors=_url_list(reader, "registryMirrors"),
     )
     if not packages.centos_vault_base_urls:
@@ -540,6 +550,6 @@ def load_settings() -> Settings:
         packages=packages,
         kubernetes=kubernetes,
         registry=registry,
-        flannel_image=reader.text("flannelImage"),
+        flannel_image=reader.matching("flannelImage", _IMAGE),
         app=_app_settings(reader),
     )

@@ -274,3 +274,28 @@ def test_config_keys_read_by_settings_are_all_declared_in_pulumi_yaml():
     declared = {key.split(":", 1)[1] for key in config}
     assert read, "no config reads found"
     assert read <= declared, f"read but not declared: {sorted(read - declared)}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("appCpuRequest", "lots"),
+        ("appMemoryLimit", "512 MB"),
+        ("registryImage", "registry 2"),
+        ("flannelImage", ""),
+        ("dockerVersion", "latest please"),
+        ("storagePoolPath", "relative/dir"),
+        ("registryStoragePath", "var/lib/registry"),
+        ("libvirtBridge", "br 0"),
+        ("libvirtNetworkName", "k8s net"),
+        ("baseImage", "centos.qcow2"),
+        ("centosVaultBaseUrls", ["ftp://vault.example/7.9.2009"]),
+        ("appNodePort", 8080),
+        ("registryPort", 70000),
+    ],
+)
+def test_malformed_values_are_rejected_with_key_and_value(key, value):
+    error = rejected(**{key: value})
+    assert error.key.split("[")[0] == key
+    shown = value[0] if isinstance(value, list) else value
+    assert repr(shown) in str(error) or str(shown) in str(error)
