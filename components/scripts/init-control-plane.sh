@@ -21,6 +21,9 @@ else
   fi
   if ! kubeadm init "${init_flags[@]}" >/var/log/kubeadm-init.log 2>&1; then
     grep -v -e '--token' -e 'discovery-token' /var/log/kubeadm-init.log | tail -n 30 >&2 || true
+    # A failed init may have written admin.conf (the marker above), manifests and etcd data and
+    # left the kubelet running: undo it, or a rerun would skip the init or fail its preflight.
+    kubeadm reset -f >>/var/log/kubeadm-init.log 2>&1 || true
     fail "kubeadm init failed (full log: /var/log/kubeadm-init.log, journalctl -u kubelet)"
   fi
 fi

@@ -21,6 +21,9 @@ step "kubeadm join ${CONTROL_PLANE_ENDPOINT}"
 install -m 0600 /dev/null /var/log/kubeadm-join.log
 if ! "${join_args[@]}" >/var/log/kubeadm-join.log 2>&1; then
   grep -v -e '--token' -e 'discovery-token' /var/log/kubeadm-join.log | tail -n 30 >&2 || true
+  # A failed join may have written ca.crt, bootstrap-kubelet.conf or even kubelet.conf (the marker
+  # above) and left the kubelet running: undo it, or a rerun would skip or fail its preflight.
+  kubeadm reset -f >>/var/log/kubeadm-join.log 2>&1 || true
   fail "kubeadm join failed (full log: /var/log/kubeadm-join.log, journalctl -u kubelet)"
 fi
 step "joined"

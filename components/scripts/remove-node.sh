@@ -10,5 +10,6 @@ fi
 step "draining node ${WORKER_NAME}"
 kubectl drain "${WORKER_NAME}" --ignore-daemonsets --delete-local-data --force --timeout=120s ||
   echo "warning: drain of ${WORKER_NAME} did not finish; deleting the node anyway" >&2
-kubectl delete node "${WORKER_NAME}" --ignore-not-found
+kubectl delete node "${WORKER_NAME}" --ignore-not-found ||
+  fail "kubectl delete node ${WORKER_NAME} failed"
 step "node ${WORKER_NAME} removed"

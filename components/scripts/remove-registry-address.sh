@@ -11,6 +11,7 @@ if [[ -f "/etc/systemd/system/${unit}" ]]; then
 fi
 addresses=$(ip -4 -o address show dev "${INTERFACE}")
 if grep -qF " ${REGISTRY_ADDRESS}/" <<<"${addresses}"; then
-  ip address del "${REGISTRY_ADDRESS}/${PREFIX_LENGTH}" dev "${INTERFACE}"
+  ip address del "${REGISTRY_ADDRESS}/${PREFIX_LENGTH}" dev "${INTERFACE}" ||
+    fail "could not remove ${REGISTRY_ADDRESS} from ${INTERFACE}"
 fi
 step "registry address removed"

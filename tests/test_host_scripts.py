@@ -1,0 +1,1045 @@
+"""The host scripts, run for real: rendered exactly as the program sends them over SSH, executed
+by bash in a sandboxed CentOS 7 tree (tests/sandbox.py) with stubbed system tools.
+
+Every script gets a first run (the documented work), a second run on the result (no install,
+no init or join, no Docker restart, every file byte-identical) and a failure then a rerun once
+the failing step recovers. The destroy scripts must leave a host that can join again.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import (
+    FAKE_PRIVATE_KEY,
+    FAKE_PUBLIC_KEY,
+    MOCK_JOIN_COMMAND,
+    ROOT,
+    run_program,
+    script_of,
+    script_values,
+    stack_config,
+)
+from sandbox import (
+    CENTOS_FSTAB_SWAP,
+    CENTOS_HOSTS,
+    Entry,
+    Host,
+    Lab,
+    Result,
+    unavailable_reason,
+)
+
+_reason = unavailable_reason()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+
+MASTER, WORKER = "k8s-master", "k8s-node01"
+ADDRESSES = {
+    "k8s-master": "192.168.50.21/24",
+    "k8s-node01": "192.168.50.22/24",
+    "k8s-node02": "192.168.50.23/24",
+}
+NODES = list(ADDRESSES)
+INIT = "control-plane-init"
+KUBECONFIG = "control-plane-kubeconfig"
+JOIN_COMMAND = f"worker-{WORKER}-join-command"
+JOIN = f"worker-{WORKER}-join"
+REGISTERED = f"worker-{WORKER}-registered"
+REGISTRY_ADDRESS = "registry-address"
+REGISTRY_UNIT = "/etc/systemd/system/kubeadm-libvirt-registry-address.service"
+MOCK_TOKEN_ID = "abcdef"
+
+DOCKER_PACKAGE = "docker-ce-18.06.3.ce-3.el7"
+KUBERNETES_PACKAGES = ["kubelet-1.13.1-0", "kubeadm-1.13.1-0", "kubectl-1.13.1-0"]
+CNI_PACKAGE = "kubernetes-cni-0.6.0-0"
+REGISTRY = "192.168.50.24:5000"
+HOSTS_BLOCK = (
+    "# BEGIN kubeadm-libvirt\n"
+    "192.168.50.21 k8s-master\n192.168.50.22 k8s-node01\n192.168.50.23 k8s-node02\n"
+    "# END kubeadm-libvirt\n"
+)
+JOIN_PATTERN = re.compile(
+    r"kubeadm join 192\.168\.50\.21:6443 --token ([a-z0-9]{6})\.[a-z0-9]{16} "
+    r"--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}"
+)
+
+# What a second run must never do again.
+REPEATED_WORK = [
+    ("yum", "install"),
+    ("yum", "clean"),
+    ("kubeadm", "init"),
+    ("kubeadm", "join"),
+    ("systemctl", "restart"),
+    ("systemctl", "enable"),
+    ("systemctl", "disable"),
+    ("hostnamectl",),
+    ("setenforce",),
+    ("swapoff",),
+    ("ip", "link", "delete"),
+    ("iptables-restore",),
+    ("kubectl", "drain"),
+    ("kubectl", "delete"),
+]
+
+
+# --- the commands as the program sends them ---------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class Sent:
+    """One command:remote:Command as registered: its scripts and its stdin."""
+
+    name: str
+    create: str
+    delete: str | None
+    stdin: str | None
+
+    def __repr__(self) -> str:
+        return f"<Sent {self.name}>"
+
+    def script_name(self, phase: str) -> str | None:
+        """Which components/scripts/*.sh the create or delete line runs."""
+        line = self.create if phase == "create" else self.delete
+        if line is None:
+            return None
+        found = re.search(r"^# kubeadm-libvirt (\S+)\.sh$", script_of(line), re.MULTILINE)
+        assert found, f"{self.name} ({phase}) is not a rendered host script"
+        return found.group(1)
+
+
+def _evaluate(**overrides) -> dict[str, Sent]:
+    """The program under mocks with a throwaway HOME (session fixtures cannot use ssh_home)."""
+    mp = pytest.MonkeyPatch()
+    home = Path(tempfile.mkdtemp())
+    (home / ".ssh").mkdir()
+    (home / ".ssh/id_ed25519").write_text(FAKE_PRIVATE_KEY)
+    (home / ".ssh/id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
+    mp.setenv("HOME", str(home))
+    try:
+        run = run_program(stack_config("dev", **overrides))
+    finally:
+        mp.undo()
+    return {
+        r.name: Sent(
+            r.name,
+            r.plain_inputs["create"],
+            r.plain_inputs.get("delete"),
+            r.plain_inputs.get("stdin"),
+        )
+        for r in run.of_type("command:remote:Command")
+    }
+
+
+@pytest.fixture(scope="session")
+def sent() -> dict[str, Sent]:
+    """Existing-machine mode: the mode where the delete scripts run."""
+    return _evaluate(hostSource="existing")
+
+
+def run(lab: Lab, host: str, command: Sent, phase: str = "create", stdin: str | None = None):
+    """Run a command's create or delete line on a host, with the stdin the program gives it."""
+    line = command.create if phase == "create" else command.delete
+    assert line is not None, f"{command.name} has no {phase} command"
+    if stdin is None:
+        stdin = command.stdin or ""
+    return lab.host(host).run(line, stdin=stdin, label=f"{command.name} ({phase})")
+
+
+def succeeded(result: Result) -> Result:
+    if not result.ok:
+        pytest.fail(f"expected success\n{result}", pytrace=False)
+    return result
+
+
+def failed(result: Result, message: str) -> Result:
+    if result.ok:
+        pytest.fail(f"expected a failure\n{result}", pytrace=False)
+    if message not in result.stderr:
+        pytest.fail(f"expected {message!r} on stderr\n{result}", pytrace=False)
+    return result
+
+
+def changes(before: dict[str, Entry], after: dict[str, Entry], mtimes: bool = True) -> list[str]:
+    """What differs between two snapshots of a host's files, one line per path."""
+    lines = []
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old is None:
+            lines.append(f"added {path}")
+        elif new is None:
+            lines.append(f"removed {path}")
+        else:
+            fields = ["kind", "mode", "owner", "content"] + (["mtime_ns"] if mtimes else [])
+            differ = [f for f in fields if getattr(old, f) != getattr(new, f)]
+            if differ:
+                lines.append(f"changed {path} ({', '.join(differ)})")
+    return lines
+
+
+def assert_no_repeated_work(result: Result, allowed: tuple[tuple[str, ...], ...] = ()) -> None:
+    repeated = [
+        str(call)
+        for call in result.calls
+        for prefix in REPEATED_WORK
+        if prefix not in allowed and call.startswith(*prefix)
+    ]
+    assert not repeated, f"{result.label} did the work again: {repeated}\n{result}"
+
+
+def assert_second_run_is_a_no_op(
+    host: Host, command: Sent, phase: str = "create", stdin: str | None = None, allowed=()
+) -> Result:
+    before = host.snapshot()
+    state_before = (host.installed(), host.unit("docker"), host.unit("kubelet"), host.iptables())
+    result = succeeded(run(host.lab, host.name, command, phase, stdin))
+    assert_no_repeated_work(result, allowed)
+    diff = changes(before, host.snapshot())
+    assert not diff, f"{result.label} changed files on its second run: {diff}"
+    state_after = (host.installed(), host.unit("docker"), host.unit("kubelet"), host.iptables())
+    assert state_after == state_before, f"{result.label} changed the host's state"
+    return result
+
+
+# --- labs: fresh, prepared, initialised, joined (session-wide, cloned by tests) --------------
+
+
+@dataclass
+class Stage:
+    lab: Lab
+    results: dict[str, Result]
+
+
+@pytest.fixture(scope="session")
+def fresh(tmp_path_factory) -> Lab:
+    return Lab.create(tmp_path_factory.mktemp("fresh") / "lab", ADDRESSES)
+
+
+@pytest.fixture(scope="session")
+def prepared(fresh, sent, tmp_path_factory) -> Stage:
+    lab = fresh.clone(tmp_path_factory.mktemp("prepared") / "lab")
+    results = {name: run(lab, name, sent[f"node-{name}-prepare"]) for name in NODES}
+    return Stage(lab, results)
+
+
+@pytest.fixture(scope="session")
+def initialised(prepared, sent, tmp_path_factory) -> Stage:
+    for result in prepared.results.values():
+        succeeded(result)
+    lab = prepared.lab.clone(tmp_path_factory.mktemp("initialised") / "lab")
+    return Stage(lab, {INIT: run(lab, MASTER, sent[INIT])})
+
+
+@pytest.fixture(scope="session")
+def joined(initialised, sent, tmp_path_factory) -> Stage:
+    """node01 joined with the join command the mocks give the program."""
+    succeeded(initialised.results[INIT])
+    lab = initialised.lab.clone(tmp_path_factory.mktemp("joined") / "lab")
+    lab.accept_join_command(MOCK_JOIN_COMMAND)
+    return Stage(lab, {JOIN: run(lab, WORKER, sent[JOIN])})
+
+
+@pytest.fixture
+def clone(tmp_path):
+    def make(stage: Stage | Lab) -> Lab:
+        lab = stage.lab if isinstance(stage, Stage) else stage
+        return lab.clone(tmp_path / "lab")
+
+    return make
+
+
+# --- the sandbox itself ----------------------------------------------------------------------
+
+
+def test_libvirt_mode_sends_the_same_scripts_as_existing_machines(dev_run, sent):
+    for resource in dev_run.of_type("command:remote:Command"):
+        inputs = resource.plain_inputs
+        ours = sent[resource.name]
+        assert (inputs["create"], inputs.get("delete"), inputs.get("stdin")) == (
+            ours.create,
+            ours.delete,
+            ours.stdin,
+        ), resource.name
+
+
+def test_sandbox_shadows_every_tool_that_could_change_the_real_host(fresh, clone):
+    lab = clone(fresh)
+    tools = "yum rpm systemctl setenforce getenforce modprobe sysctl swapoff hostname hostnamectl "
+    tools += "docker kubeadm kubectl ip iptables-save iptables-restore cloud-init sleep sudo"
+    probe = (
+        f"for t in {tools}; do command -v $t; done; "
+        "for f in /usr/bin/systemctl /usr/sbin/sysctl /usr/sbin/swapoff /usr/bin/hostname "
+        "/usr/sbin/ip /usr/bin/mount; do "
+        '[[ -e $f ]] || continue; cmp -s "$f" /.stubs/$(basename "$f") || '
+        'cmp -s "$f" /.stubs/_forbidden || echo "REAL $f"; done; '
+        "touch /usr/sandbox-probe 2>/dev/null && echo 'USR WRITABLE'; "
+        "mount -t tmpfs none /mnt 2>/dev/null && echo 'MOUNTED'; true"
+    )
+    result = succeeded(lab.host(MASTER).run(probe, label="probe"))
+    resolved = result.stdout.split()
+    assert resolved[: len(tools.split())] == [f"/.stubs/{t}" for t in tools.split()], result
+    assert "REAL" not in result.stdout and "WRITABLE" not in result.stdout, result
+    assert "MOUNTED" not in result.stdout, result
+
+
+def test_prepare_leaves_the_real_hosts_files_and_hostname_alone(fresh, clone, sent):
+    watched = [Path("/etc/hosts"), Path("/etc/fstab"), Path("/etc/hostname")]
+    before = [p.read_bytes() if p.exists() else None for p in watched], socket.gethostname()
+    succeeded(run(clone(fresh), MASTER, sent[f"node-{MASTER}-prepare"]))
+    after = [p.read_bytes() if p.exists() else None for p in watched], socket.gethostname()
+    assert after == before
+
+
+# --- prepare-node.sh -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_prepare_first_run_succeeds(prepared, node):
+    result = succeeded(prepared.results[node])
+    assert f"==> [{node}] host prepared" in result.stdout
+
+
+def test_prepare_sets_the_hostname(prepared):
+    master = prepared.lab.host(MASTER)
+    assert prepared.results[MASTER].ran("hostnamectl") != []
+    assert master.hostname() == MASTER
+    assert master.read("/etc/hostname") == f"{MASTER}\n"
+
+
+def test_prepare_keeps_localhost_and_adds_every_node_to_etc_hosts(prepared):
+    for node in NODES:
+        hosts = prepared.lab.host(node).read("/etc/hosts")
+        assert hosts == CENTOS_HOSTS + HOSTS_BLOCK, f"node-{node}-prepare: /etc/hosts"
+
+
+def test_prepare_stops_and_disables_firewalld(prepared):
+    result = prepared.results[MASTER]
+    assert result.ran("systemctl", "disable", "--now", "firewalld"), result
+    assert prepared.lab.host(MASTER).unit("firewalld") == (False, False)
+
+
+def test_prepare_makes_selinux_permissive_now_and_after_reboot(prepared):
+    master = prepared.lab.host(MASTER)
+    assert prepared.results[MASTER].ran("setenforce", "0")
+    assert master.selinux() == "Permissive"
+    config = master.read("/etc/selinux/config").splitlines()
+    assert "SELINUX=permissive" in config and "SELINUX=enforcing" not in config
+    assert "SELINUXTYPE=targeted " in config
+
+
+def test_prepare_turns_swap_off_and_comments_it_out_of_fstab(prepared):
+    master = prepared.lab.host(MASTER)
+    assert prepared.results[MASTER].ran("swapoff", "-a")
+    assert master.swaps() == []
+    fstab = master.read("/etc/fstab").splitlines()
+    assert f"#{CENTOS_FSTAB_SWAP}" in fstab and CENTOS_FSTAB_SWAP not in fstab
+    assert any(line.startswith("UUID=") and " / " in line for line in fstab), "root fs line lost"
+
+
+def test_prepare_loads_br_netfilter_and_sets_the_bridge_and_forwarding_sysctls(prepared):
+    master = prepared.lab.host(MASTER)
+    assert master.read("/etc/modules-load.d/kubeadm-libvirt.conf") == "br_netfilter\n"
+    assert master.read("/etc/sysctl.d/90-kubeadm-libvirt.conf") == (
+        "net.bridge.bridge-nf-call-iptables = 1\n"
+        "net.bridge.bridge-nf-call-ip6tables = 1\n"
+        "net.ipv4.ip_forward = 1\n"
+    )
+    assert prepared.results[MASTER].ran("modprobe", "br_netfilter")
+    assert master.module_loaded("br_netfilter")
+    for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables"):
+        assert master.sysctl(f"net.bridge.{key}") == "1", key
+    assert master.sysctl("net.ipv4.ip_forward") == "1"
+
+
+def _repo(host: Host, name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(host.read(f"/etc/yum.repos.d/{name}"))
+    return parser
+
+
+def test_prepare_points_centos_base_at_the_vault_instead_of_the_dead_mirrorlist(prepared):
+    master = prepared.lab.host(MASTER)
+    assert "mirrorlist" not in master.read("/etc/yum.repos.d/CentOS-Base.repo")
+    repo = _repo(master, "CentOS-Base.repo")
+    assert repo.sections() == ["base", "updates", "extras"]
+    for section, directory in (("base", "os"), ("updates", "updates"), ("extras", "extras")):
+        assert repo[section]["baseurl"].split() == [
+            f"https://mirrors.aliyun.com/centos-vault/7.9.2009/{directory}/$basearch/",
+            f"https://vault.centos.org/7.9.2009/{directory}/$basearch/",
+        ]
+        assert repo[section]["gpgkey"] == "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-7"
+    assert prepared.results[MASTER].ran("yum", "clean", "all")
+
+
+def test_prepare_adds_the_docker_ce_and_kubernetes_repositories(prepared):
+    master = prepared.lab.host(MASTER)
+    docker = _repo(master, "docker-ce.repo")["docker-ce-stable"]
+    assert (
+        docker["baseurl"] == "https://mirrors.aliyun.com/docker-ce/linux/centos/7/$basearch/stable"
+    )
+    assert docker["gpgcheck"] == "1"
+    kubernetes = _repo(master, "kubernetes.repo")["kubernetes"]
+    assert kubernetes["baseurl"].startswith("https://mirrors.aliyun.com/kubernetes/yum/repos/")
+    assert kubernetes["exclude"].split() == [
+        "kubelet",
+        "kubeadm",
+        "kubectl",
+        "kubernetes-cni",
+        "cri-tools",
+    ]
+
+
+def test_prepare_installs_the_pinned_docker(prepared):
+    result = prepared.results[MASTER]
+    installs = result.ran("yum", "install")
+    assert installs[0].args == ("install", "-y", "--setopt=obsoletes=0", DOCKER_PACKAGE), result
+    assert DOCKER_PACKAGE in prepared.lab.host(MASTER).installed()
+
+
+def test_daemon_json_is_json_with_the_plural_keys_and_the_registry(prepared):
+    for node in NODES:
+        config = json.loads(prepared.lab.host(node).read("/etc/docker/daemon.json"))
+        assert config["insecure-registries"] == [REGISTRY], node
+        assert config["registry-mirrors"] == ["http://hub-mirror.c.163.com"], node
+        assert config["exec-opts"] == ["native.cgroupdriver=systemd"], node
+        assert "insecure-registry" not in config and "registry-mirror" not in config, node
+
+
+def test_prepare_restarts_docker_with_the_new_daemon_json(prepared):
+    master = prepared.lab.host(MASTER)
+    assert prepared.results[MASTER].ran("systemctl", "restart", "docker")
+    assert master.unit("docker") == (True, True)
+    assert master.running_docker_config() == master.read("/etc/docker/daemon.json")
+    assert prepared.results[MASTER].ran("docker", "info")
+
+
+def test_prepare_installs_the_pinned_kubernetes_packages(prepared):
+    result = prepared.results[MASTER]
+    installs = result.ran("yum", "install")
+    assert installs[1].args == (
+        "install",
+        "-y",
+        "--disableexcludes=kubernetes",
+        *KUBERNETES_PACKAGES,
+        CNI_PACKAGE,
+    ), result
+    assert len(installs) == 2, result
+    installed = prepared.lab.host(MASTER).installed()
+    assert set(KUBERNETES_PACKAGES + [CNI_PACKAGE]) <= set(installed)
+
+
+def test_prepare_enables_the_kubelet_without_starting_it(prepared):
+    master = prepared.lab.host(MASTER)
+    assert master.read("/etc/sysconfig/kubelet") == "KUBELET_EXTRA_ARGS=\n"
+    assert master.unit("kubelet") == (True, False)
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_prepare_second_run_changes_nothing(prepared, clone, sent, node):
+    lab = clone(prepared)
+    assert_second_run_is_a_no_op(lab.host(node), sent[f"node-{node}-prepare"])
+
+
+def assert_same_as_a_clean_first_run(host: Host, prepared: Stage) -> None:
+    reference = prepared.lab.host(host.name)
+    diff = changes(reference.snapshot(), host.snapshot(), mtimes=False)
+    assert not diff, f"node-{host.name}-prepare: rerun differs from a clean first run: {diff}"
+    assert sorted(host.installed()) == sorted(reference.installed())
+    for unit in ("docker", "kubelet", "firewalld"):
+        assert host.unit(unit) == reference.unit(unit), unit
+    assert host.running_docker_config() == reference.running_docker_config()
+
+
+def test_prepare_fails_on_a_docker_install_failure_and_a_rerun_completes(
+    fresh, prepared, clone, sent
+):
+    lab = clone(fresh)
+    master = lab.host(MASTER)
+    master.fail("yum-install", DOCKER_PACKAGE)
+    failed(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]), f"yum install {DOCKER_PACKAGE} failed")
+    assert DOCKER_PACKAGE not in master.installed()
+    master.recover("yum-install")
+    rerun = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert rerun.ran("yum", "install", "-y", "--setopt=obsoletes=0", DOCKER_PACKAGE)
+    assert_same_as_a_clean_first_run(master, prepared)
+
+
+def test_prepare_fails_on_a_kubernetes_install_failure_and_a_rerun_completes(
+    fresh, prepared, clone, sent
+):
+    lab = clone(fresh)
+    master = lab.host(MASTER)
+    master.fail("yum-install", "kubeadm-1.13.1-0")
+    packages = " ".join([*KUBERNETES_PACKAGES, CNI_PACKAGE])
+    failed(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]), f"yum install {packages} failed")
+    master.recover("yum-install")
+    rerun = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert [c.args[-1] for c in rerun.ran("yum", "install")] == [CNI_PACKAGE], rerun
+    assert not rerun.ran("systemctl", "restart", "docker"), rerun
+    assert_same_as_a_clean_first_run(master, prepared)
+
+
+def test_prepare_fails_when_docker_does_not_list_the_registry_and_a_rerun_completes(
+    fresh, prepared, clone, sent
+):
+    lab = clone(fresh)
+    master = lab.host(MASTER)
+    master.fail("docker-info-registries")
+    failed(
+        run(lab, MASTER, sent[f"node-{MASTER}-prepare"]),
+        f"docker info does not list the insecure registry {REGISTRY}",
+    )
+    assert not any(p.startswith("kube") for p in master.installed()), "went on after the check"
+    master.recover("docker-info-registries")
+    rerun = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert not rerun.ran("yum", "install", "-y", "--setopt=obsoletes=0"), rerun
+    assert_same_as_a_clean_first_run(master, prepared)
+
+
+def test_prepare_fails_when_docker_does_not_restart_and_a_rerun_starts_it(
+    fresh, prepared, clone, sent
+):
+    lab = clone(fresh)
+    master = lab.host(MASTER)
+    master.fail("start-docker")
+    failed(
+        run(lab, MASTER, sent[f"node-{MASTER}-prepare"]),
+        "Docker did not restart with the new daemon.json",
+    )
+    master.recover("start-docker")
+    rerun = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert rerun.ran("systemctl", "enable", "--now", "docker"), rerun
+    assert_same_as_a_clean_first_run(master, prepared)
+
+
+def test_prepare_refuses_a_newer_kubelet_it_cannot_downgrade(fresh, clone, sent):
+    lab = clone(fresh)
+    worker = lab.host(WORKER)
+    with (worker.state / "rpmdb").open("a") as rpmdb:
+        rpmdb.write("kubelet 1.28.2 0 x86_64\n")
+    failed(run(lab, WORKER, sent[f"node-{WORKER}-prepare"]), "is a newer version already there?")
+
+
+def test_prepare_on_a_host_without_firewalld_or_swap(tmp_path, sent):
+    lab = Lab.create(tmp_path / "lab", {WORKER: ADDRESSES[WORKER]}, swap=False, firewalld=False)
+    result = succeeded(run(lab, WORKER, sent[f"node-{WORKER}-prepare"]))
+    assert not result.ran("systemctl", "disable") and not result.ran("swapoff"), result
+    assert lab.host(WORKER).unit("firewalld") is None
+
+
+# --- init-control-plane.sh -------------------------------------------------------------------
+
+
+def test_init_runs_kubeadm_init_once_with_the_configured_flags(initialised):
+    result = succeeded(initialised.results[INIT])
+    inits = result.ran("kubeadm", "init")
+    assert [c.args for c in inits] == [
+        (
+            "init",
+            "--apiserver-advertise-address=192.168.50.21",
+            "--image-repository",
+            "registry.aliyuncs.com/google_containers",
+            "--kubernetes-version",
+            "v1.13.1",
+            "--pod-network-cidr=10.244.0.0/16",
+            "--service-cidr=10.96.0.0/12",
+            "--node-name",
+            MASTER,
+        )
+    ], result
+
+
+def test_init_brings_up_the_control_plane(initialised):
+    master = initialised.lab.host(MASTER)
+    assert initialised.lab.initialised and initialised.lab.nodes() == [MASTER]
+    assert "server: https://192.168.50.21:6443" in master.read("/etc/kubernetes/admin.conf")
+    manifest = master.read("/etc/kubernetes/manifests/kube-apiserver.yaml")
+    assert "image: registry.aliyuncs.com/google_containers/kube-apiserver:v1.13.1" in manifest
+    assert master.unit("kubelet") == (True, True)
+
+
+def test_init_gives_root_and_the_ssh_user_the_admin_kubeconfig(initialised):
+    master = initialised.lab.host(MASTER)
+    admin = master.read("/etc/kubernetes/admin.conf")
+    files = master.snapshot()
+    for home, owner in (("root", (0, 0)), ("home/centos", (1000, 1000))):
+        assert master.read(f"/{home}/.kube/config") == admin, home
+        config, directory = files[f"{home}/.kube/config"], files[f"{home}/.kube"]
+        assert (config.mode, config.owner) == (0o600, owner), home
+        assert (directory.mode, directory.owner) == (0o700, owner), home
+
+
+def test_init_keeps_the_bootstrap_token_out_of_its_output(initialised):
+    result = initialised.results[INIT]
+    (token_id,) = initialised.lab.tokens()
+    assert token_id not in result.stdout + result.stderr
+    log = initialised.lab.host(MASTER).snapshot()["var/log/kubeadm-init.log"]
+    assert log.mode == 0o600 and token_id.encode() in log.content
+
+
+def test_init_second_run_changes_nothing(initialised, clone, sent):
+    lab = clone(initialised)
+    result = assert_second_run_is_a_no_op(lab.host(MASTER), sent[INIT])
+    assert "control plane already initialised" in result.stdout
+
+
+def test_init_rerun_restores_a_lost_user_kubeconfig_without_a_new_init(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    master.path("/home/centos/.kube/config").unlink()
+    result = succeeded(run(lab, MASTER, sent[INIT]))
+    assert not result.ran("kubeadm", "init"), result
+    assert master.read("/home/centos/.kube/config") == master.read("/etc/kubernetes/admin.conf")
+
+
+@pytest.mark.parametrize("phase", ["preflight", "wait-control-plane"])
+def test_init_failure_then_a_rerun_gets_a_working_control_plane(prepared, clone, sent, phase):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    master.fail("kubeadm-init", phase)
+    result = failed(run(lab, MASTER, sent[INIT]), "kubeadm init failed")
+    assert "--token" not in result.stdout + result.stderr
+    assert not lab.initialised
+    master.recover("kubeadm-init")
+    rerun = succeeded(run(lab, MASTER, sent[INIT]))
+    assert len(rerun.ran("kubeadm", "init")) == 1, f"{INIT}: the rerun did not init\n{rerun}"
+    assert lab.initialised and lab.nodes() == [MASTER]
+    admin = master.read("/etc/kubernetes/admin.conf")
+    assert master.read("/home/centos/.kube/config") == admin
+    assert master.read("/root/.kube/config") == admin
+
+
+# --- print-kubeconfig.sh ---------------------------------------------------------------------
+
+
+def test_print_kubeconfig_prints_the_admin_kubeconfig(initialised, clone, sent):
+    lab = clone(initialised)
+    result = succeeded(run(lab, MASTER, sent[KUBECONFIG]))
+    assert result.stdout == lab.host(MASTER).read("/etc/kubernetes/admin.conf")
+
+
+def test_print_kubeconfig_second_run_changes_nothing(initialised, clone, sent):
+    lab = clone(initialised)
+    first = succeeded(run(lab, MASTER, sent[KUBECONFIG]))
+    second = assert_second_run_is_a_no_op(lab.host(MASTER), sent[KUBECONFIG])
+    assert second.stdout == first.stdout
+
+
+def test_print_kubeconfig_fails_before_init_and_works_after_it(prepared, clone, sent):
+    lab = clone(prepared)
+    failed(run(lab, MASTER, sent[KUBECONFIG]), "admin.conf is missing: run kubeadm init first")
+    succeeded(run(lab, MASTER, sent[INIT]))
+    result = succeeded(run(lab, MASTER, sent[KUBECONFIG]))
+    assert result.stdout == lab.host(MASTER).read("/etc/kubernetes/admin.conf")
+
+
+# --- create-join-command.sh ------------------------------------------------------------------
+
+
+def test_join_command_is_a_fresh_token_for_the_worker(initialised, clone, sent):
+    lab = clone(initialised)
+    result = succeeded(run(lab, MASTER, sent[JOIN_COMMAND]))
+    match = JOIN_PATTERN.fullmatch(result.stdout.strip())
+    assert match, result
+    assert result.ran("kubeadm", "token", "create")[0].args == (
+        "token",
+        "create",
+        "--ttl",
+        "1h",
+        "--description",
+        f"join {WORKER}",
+        "--print-join-command",
+    )
+    assert lab.tokens()[match.group(1)][1:] == ["1h", f"join {WORKER}"]
+
+
+def test_join_command_second_run_changes_no_file(initialised, clone, sent):
+    lab = clone(initialised)
+    first = succeeded(run(lab, MASTER, sent[JOIN_COMMAND]))
+    second = assert_second_run_is_a_no_op(lab.host(MASTER), sent[JOIN_COMMAND])
+    assert JOIN_PATTERN.fullmatch(second.stdout.strip()), second
+    assert second.stdout != first.stdout, "a rerun must mint a new token"
+
+
+def test_join_command_fails_when_the_token_cannot_be_made_and_a_rerun_works(
+    initialised, clone, sent
+):
+    lab = clone(initialised)
+    lab.host(MASTER).fail("kubeadm-token-create")
+    result = failed(run(lab, MASTER, sent[JOIN_COMMAND]), "kubeadm token create failed")
+    assert result.stdout == ""
+    lab.host(MASTER).recover("kubeadm-token-create")
+    assert JOIN_PATTERN.fullmatch(succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip())
+
+
+# --- join-worker.sh --------------------------------------------------------------------------
+
+
+def test_join_runs_the_join_command_from_stdin_with_the_node_name(joined, sent):
+    result = succeeded(joined.results[JOIN])
+    assert sent[JOIN].stdin == MOCK_JOIN_COMMAND
+    joins = result.ran("kubeadm", "join")
+    assert [c.args for c in joins] == [(*MOCK_JOIN_COMMAND.split()[1:], "--node-name", WORKER)]
+    worker = joined.lab.host(WORKER)
+    assert worker.exists("/etc/kubernetes/kubelet.conf")
+    assert worker.unit("kubelet") == (True, True)
+    assert WORKER in joined.lab.nodes()
+
+
+def test_join_token_never_appears_on_a_command_line_or_in_the_output(joined):
+    result = joined.results[JOIN]
+    secret = MOCK_JOIN_COMMAND.split("--token ")[1].split()[0]
+    leaks = [str(c) for c in result.calls if c.tool != "kubeadm" and secret in str(c)]
+    assert not leaks, leaks
+    assert secret not in result.stdout + result.stderr
+    log = joined.lab.host(WORKER).snapshot()["var/log/kubeadm-join.log"]
+    assert log.mode == 0o600
+
+
+def test_join_second_run_changes_nothing(joined, clone, sent):
+    lab = clone(joined)
+    result = assert_second_run_is_a_no_op(lab.host(WORKER), sent[JOIN])
+    assert "already joined" in result.stdout
+
+
+def test_join_without_a_join_command_fails_and_a_rerun_with_one_joins(initialised, clone, sent):
+    lab = clone(initialised)
+    lab.accept_join_command(MOCK_JOIN_COMMAND)
+    failed(run(lab, WORKER, sent[JOIN], stdin=""), "no kubeadm join command on stdin")
+    assert WORKER not in lab.nodes()
+    succeeded(run(lab, WORKER, sent[JOIN]))
+    assert WORKER in lab.nodes()
+
+
+@pytest.mark.parametrize("phase", ["preflight", "kubelet-start", "crisocket"])
+def test_join_failure_then_a_rerun_joins(initialised, clone, sent, phase):
+    lab = clone(initialised)
+    lab.accept_join_command(MOCK_JOIN_COMMAND)
+    worker = lab.host(WORKER)
+    worker.fail("kubeadm-join", phase)
+    result = failed(run(lab, WORKER, sent[JOIN]), "kubeadm join failed")
+    assert "--token" not in result.stdout + result.stderr
+    worker.recover("kubeadm-join")
+    rerun = succeeded(run(lab, WORKER, sent[JOIN]))
+    assert len(rerun.ran("kubeadm", "join")) == 1, f"{JOIN}: the rerun did not join\n{rerun}"
+    assert worker.exists("/etc/kubernetes/kubelet.conf")
+    assert WORKER in lab.nodes()
+
+
+# --- wait-node-registered.sh -----------------------------------------------------------------
+
+
+def test_registered_returns_once_the_node_is_there_and_retires_its_token(joined, clone, sent):
+    lab = clone(joined)
+    result = succeeded(run(lab, MASTER, sent[REGISTERED]))
+    assert result.ran("kubeadm", "token", "delete", MOCK_TOKEN_ID), result
+    assert MOCK_TOKEN_ID not in lab.tokens()
+    assert not result.ran("sleep"), result
+
+
+def test_registered_polls_until_the_node_shows_up(initialised, clone, sent):
+    lab = clone(initialised)
+    lab.accept_join_command(MOCK_JOIN_COMMAND)
+    lab.set_registration_delay(2)
+    succeeded(run(lab, WORKER, sent[JOIN]))
+    result = succeeded(run(lab, MASTER, sent[REGISTERED]))
+    assert [c.args for c in result.ran("sleep")] == [("5",), ("5",)], result
+    assert len(result.ran("kubectl", "get", "node", WORKER)) == 3, result
+
+
+def test_registered_second_run_changes_nothing(joined, clone, sent):
+    lab = clone(joined)
+    succeeded(run(lab, MASTER, sent[REGISTERED]))
+    assert_second_run_is_a_no_op(lab.host(MASTER), sent[REGISTERED])
+
+
+def test_registered_gives_up_after_five_minutes_and_a_rerun_succeeds(initialised, clone, sent):
+    lab = clone(initialised)
+    lab.accept_join_command(MOCK_JOIN_COMMAND)
+    result = failed(
+        run(lab, MASTER, sent[REGISTERED]), f"node {WORKER} did not register within 5 minutes"
+    )
+    assert len(result.ran("sleep", "5")) == 60, result
+    assert MOCK_TOKEN_ID in lab.tokens(), "the token must outlive a failed wait"
+    succeeded(run(lab, WORKER, sent[JOIN]))
+    succeeded(run(lab, MASTER, sent[REGISTERED]))
+    assert MOCK_TOKEN_ID not in lab.tokens()
+
+
+# --- remove-node.sh (delete of the registered command) ---------------------------------------
+
+
+def test_remove_node_drains_and_deletes_the_node(joined, clone, sent):
+    lab = clone(joined)
+    result = succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    drains = result.ran("kubectl", "drain")
+    assert [c.args for c in drains] == [
+        (
+            "drain",
+            WORKER,
+            "--ignore-daemonsets",
+            "--delete-local-data",
+            "--force",
+            "--timeout=120s",
+        )
+    ], result
+    assert result.ran("kubectl", "delete", "node", WORKER)
+    assert lab.nodes() == [MASTER]
+
+
+def test_remove_node_second_run_changes_nothing(joined, clone, sent):
+    lab = clone(joined)
+    succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    result = assert_second_run_is_a_no_op(lab.host(MASTER), sent[REGISTERED], "delete")
+    assert f"node {WORKER} is not in the cluster" in result.stdout
+
+
+def test_remove_node_fails_when_the_delete_fails_and_a_rerun_removes_it(joined, clone, sent):
+    lab = clone(joined)
+    lab.host(MASTER).fail("kubectl-delete")
+    failed(run(lab, MASTER, sent[REGISTERED], "delete"), f"kubectl delete node {WORKER} failed")
+    assert WORKER in lab.nodes()
+    lab.host(MASTER).recover("kubectl-delete")
+    succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    assert lab.nodes() == [MASTER]
+
+
+def test_remove_node_deletes_the_node_even_when_the_drain_fails(joined, clone, sent):
+    lab = clone(joined)
+    lab.host(MASTER).fail("kubectl-drain")
+    result = succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    assert f"warning: drain of {WORKER} did not finish" in result.stderr
+    assert lab.nodes() == [MASTER]
+
+
+# --- reset-node.sh (delete of the init and join commands) ------------------------------------
+
+
+def _joined_with_pods(stage: Stage, clone) -> Lab:
+    lab = clone(stage)
+    lab.host(WORKER).simulate_pod_network()
+    return lab
+
+
+def test_reset_undoes_the_join_and_what_kubeadm_reset_leaves(joined, clone, sent):
+    lab = _joined_with_pods(joined, clone)
+    worker = lab.host(WORKER)
+    result = succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert result.ran("kubeadm", "reset", "-f"), result
+    assert not worker.exists("/etc/kubernetes/kubelet.conf")
+    assert worker.unit("kubelet") == (True, False)
+    assert worker.links() == ["eth0", "lo"]
+    assert not worker.exists("/var/lib/cni") and not worker.exists("/etc/cni/net.d")
+    rules = worker.iptables()
+    for leftover in ("KUBE-", "CNI-", "FLANNEL", "10.244.0.0/16"):
+        assert leftover not in rules, leftover
+    assert ":DOCKER - [0:0]" in rules and "-j DOCKER" in rules, "Docker's own rules were lost"
+
+
+def test_reset_second_run_changes_nothing(joined, clone, sent):
+    lab = _joined_with_pods(joined, clone)
+    succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    # The kubelet RPM owns /etc/kubernetes/manifests, so the guard lets a (harmless) reset run.
+    assert_second_run_is_a_no_op(lab.host(WORKER), sent[JOIN], "delete")
+
+
+def test_reset_fails_when_kubeadm_reset_fails_and_a_rerun_completes(joined, clone, sent):
+    lab = _joined_with_pods(joined, clone)
+    worker = lab.host(WORKER)
+    worker.fail("kubeadm-reset")
+    failed(run(lab, WORKER, sent[JOIN], "delete"), "kubeadm reset failed")
+    assert worker.exists("/etc/kubernetes/kubelet.conf")
+    worker.recover("kubeadm-reset")
+    succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert not worker.exists("/etc/kubernetes/kubelet.conf") and worker.links() == ["eth0", "lo"]
+
+
+def test_reset_on_the_master_removes_the_control_plane_and_kubeconfigs(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[INIT], "delete"))
+    for path in ("/etc/kubernetes/admin.conf", "/root/.kube/config", "/home/centos/.kube/config"):
+        assert not master.exists(path), path
+    assert list(master.path("/etc/kubernetes/manifests").iterdir()) == []
+    assert not lab.initialised
+
+
+# --- destroy, existing-machine mode: back to a host that can join again ----------------------
+
+ALLOWED_LEFTOVERS = re.compile(r"var/log/kubeadm-(init|join)\.log")
+
+
+def assert_back_to_prepared(host: Host, before: dict[str, Entry]) -> None:
+    after = host.snapshot()
+    diff = [
+        line
+        for line in changes(before, after, mtimes=False)
+        if not ALLOWED_LEFTOVERS.fullmatch(line.split()[1])
+        and not (line.startswith("added") and after[line.split()[1]].kind == "dir")
+    ]
+    assert not diff, f"{host.name}: not back to the prepared host: {diff}"
+
+
+def test_join_then_destroy_leaves_a_worker_that_joins_again(prepared, clone, sent):
+    lab = clone(prepared)
+    worker = lab.host(WORKER)
+    prepared_files, prepared_rules = worker.snapshot(), worker.iptables()
+    succeeded(run(lab, MASTER, sent[INIT]))
+    join_command = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout
+    succeeded(run(lab, WORKER, sent[JOIN], stdin=join_command))
+    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=join_command))
+    worker.simulate_pod_network()
+
+    # pulumi destroy: the registered command (on the master) goes first, then the join.
+    succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert lab.nodes() == [MASTER]
+    assert_back_to_prepared(worker, prepared_files)
+    assert worker.iptables() == prepared_rules and worker.links() == ["eth0", "lo"]
+    assert worker.unit("kubelet") == (True, False)
+
+    join_again = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout
+    succeeded(run(lab, WORKER, sent[JOIN], stdin=join_again))
+    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=join_again))
+    assert lab.nodes() == [MASTER, WORKER]
+
+
+def test_init_then_destroy_leaves_a_master_that_inits_again(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    prepared_files = master.snapshot()
+    succeeded(run(lab, MASTER, sent[INIT]))
+    succeeded(run(lab, MASTER, sent[INIT], "delete"))
+    assert_back_to_prepared(master, prepared_files)
+    assert master.iptables() == prepared.lab.host(MASTER).iptables()
+    again = succeeded(run(lab, MASTER, sent[INIT]))
+    assert len(again.ran("kubeadm", "init")) == 1 and lab.initialised
+
+
+# --- keepSwap: swap stays on, and kubeadm is told to accept it -------------------------------
+
+
+def test_keep_swap_leaves_swap_on_and_init_ignores_the_swap_check(fresh, clone):
+    commands = _evaluate(hostSource="existing", keepSwap=True)
+    lab = clone(fresh)
+    master = lab.host(MASTER)
+    fstab = master.read("/etc/fstab")
+    result = succeeded(run(lab, MASTER, commands[f"node-{MASTER}-prepare"]))
+    assert not result.ran("swapoff") and master.swaps() != []
+    assert master.read("/etc/fstab") == fstab
+    assert master.read("/etc/sysconfig/kubelet") == "KUBELET_EXTRA_ARGS=--fail-swap-on=false\n"
+    init = succeeded(run(lab, MASTER, commands[INIT]))
+    assert init.ran("kubeadm", "init")[0].args[-1] == "--ignore-preflight-errors=Swap"
+    assert lab.initialised
+
+
+# --- add-registry-address.sh / remove-registry-address.sh ------------------------------------
+
+
+def test_registry_address_is_added_now_and_for_every_boot(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    result = succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    unit = script_values(script_of(sent[REGISTRY_ADDRESS].create))["UNIT_FILE"]
+    assert master.read(REGISTRY_UNIT) == unit + "\n"
+    assert "ExecStart=/sbin/ip address replace 192.168.50.24/24 dev eth0" in unit
+    assert master.unit("kubeadm-libvirt-registry-address") == (True, True)
+    assert master.addresses("eth0") == [ADDRESSES[MASTER], "192.168.50.24/24"]
+    assert result.ran("systemctl", "daemon-reload"), result
+
+
+def test_registry_address_second_run_changes_nothing(prepared, clone, sent):
+    lab = clone(prepared)
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    assert_second_run_is_a_no_op(lab.host(MASTER), sent[REGISTRY_ADDRESS])
+    assert lab.host(MASTER).addresses("eth0") == [ADDRESSES[MASTER], "192.168.50.24/24"]
+
+
+def test_registry_address_fails_when_the_unit_fails_and_a_rerun_adds_it(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    master.fail("start-kubeadm-libvirt-registry-address")
+    failed(run(lab, MASTER, sent[REGISTRY_ADDRESS]), "could not add 192.168.50.24 to eth0")
+    assert master.addresses("eth0") == [ADDRESSES[MASTER]]
+    master.recover("start-kubeadm-libvirt-registry-address")
+    rerun = succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    assert rerun.ran("systemctl", "enable", "--now"), rerun
+    assert master.addresses("eth0") == [ADDRESSES[MASTER], "192.168.50.24/24"]
+
+
+def test_registry_address_change_moves_the_address(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    old = _evaluate(hostSource="existing", registryAddress="192.168.50.25")
+    succeeded(run(lab, MASTER, old[REGISTRY_ADDRESS]))
+    assert master.addresses("eth0") == [ADDRESSES[MASTER], "192.168.50.25/24"]
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    assert master.addresses("eth0") == [ADDRESSES[MASTER], "192.168.50.24/24"]
+
+
+def test_registry_address_removal_takes_it_away_now_and_for_later_boots(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    before = master.snapshot()
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS], "delete"))
+    assert not master.exists(REGISTRY_UNIT)
+    assert master.unit("kubeadm-libvirt-registry-address") == (False, False)
+    assert master.addresses("eth0") == [ADDRESSES[MASTER]]
+    assert not changes(before, master.snapshot(), mtimes=False)
+
+
+def test_registry_address_removal_second_run_changes_nothing(prepared, clone, sent):
+    lab = clone(prepared)
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS], "delete"))
+    assert_second_run_is_a_no_op(lab.host(MASTER), sent[REGISTRY_ADDRESS], "delete")
+
+
+def test_registry_address_removal_failure_then_a_rerun_removes_it(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    master.fail("ip-address-del")
+    failed(
+        run(lab, MASTER, sent[REGISTRY_ADDRESS], "delete"),
+        "could not remove 192.168.50.24 from eth0",
+    )
+    assert "192.168.50.24/24" in master.addresses("eth0")
+    master.recover("ip-address-del")
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS], "delete"))
+    assert master.addresses("eth0") == [ADDRESSES[MASTER]]
+
+
+# --- every host script is run here -----------------------------------------------------------
+
+EXERCISED = {
+    ("node-k8s-master-prepare", "create"): "prepare-node",
+    (INIT, "create"): "init-control-plane",
+    (INIT, "delete"): "reset-node",
+    (KUBECONFIG, "create"): "print-kubeconfig",
+    (JOIN_COMMAND, "create"): "create-join-command",
+    (JOIN, "create"): "join-worker",
+    (JOIN, "delete"): "reset-node",
+    (REGISTERED, "create"): "wait-node-registered",
+    (REGISTERED, "delete"): "remove-node",
+    (REGISTRY_ADDRESS, "create"): "add-registry-address",
+    (REGISTRY_ADDRESS, "delete"): "remove-registry-address",
+}
+
+
+def test_every_host_script_has_behaviour_tests_here(sent):
+    on_disk = {p.stem for p in (ROOT / "components/scripts").glob("*.sh")} - {"lib"}
+    sent_scripts = {
+        command.script_name(phase) for command in sent.values() for phase in ("create", "delete")
+    } - {None}
+    for (resource, phase), script in EXERCISED.items():
+        assert sent[resource].script_name(phase) == script, (resource, phase)
+    untested = sorted((on_disk | sent_scripts) - set(EXERCISED.values()))
+    assert not untested, f"host scripts without sandboxed behaviour tests: {untested}"
