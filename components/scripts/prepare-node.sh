@@ -76,6 +76,12 @@ if ! rpm -q "${DOCKER_PACKAGE}" >/dev/null 2>&1; then
   yum install -y --setopt=obsoletes=0 "${DOCKER_PACKAGE}" || fail "yum install ${DOCKER_PACKAGE} failed"
 fi
 
+docker_lists_insecure_registry() {
+  local info
+  info=$(docker info 2>/dev/null) || return 1
+  grep -qF -- "${INSECURE_REGISTRY}" <<<"${info}"
+}
+
 step "Docker daemon.json (registry mirrors, insecure registry ${INSECURE_REGISTRY})"
 if write_file /etc/docker/daemon.json "${DAEMON_JSON}"; then
   step "restarting Docker for the new daemon.json"
@@ -84,9 +90,12 @@ if write_file /etc/docker/daemon.json "${DAEMON_JSON}"; then
 elif ! systemctl is-active --quiet docker; then
   step "starting Docker"
   systemctl enable --now docker || fail "Docker did not start"
+elif ! docker_lists_insecure_registry; then
+  # daemon.json is current but dockerd runs with an older one (a run stopped before restarting).
+  step "restarting Docker: it still runs with an older daemon.json"
+  systemctl restart docker || fail "Docker did not restart with the new daemon.json"
 fi
-docker_info=$(docker info 2>/dev/null) || fail "docker info failed: is dockerd running?"
-grep -qF -- "${INSECURE_REGISTRY}" <<<"${docker_info}" ||
+docker_lists_insecure_registry ||
   fail "docker info does not list the insecure registry ${INSECURE_REGISTRY}"
 
 read -r -a kubernetes_packages <<<"${KUBERNETES_PACKAGES}"

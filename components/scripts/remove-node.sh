@@ -3,9 +3,16 @@
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
-if [[ ! -f /etc/kubernetes/admin.conf ]] || ! kubectl get node "${WORKER_NAME}" >/dev/null 2>&1; then
-  step "node ${WORKER_NAME} is not in the cluster"
+if [[ ! -f /etc/kubernetes/admin.conf ]]; then
+  step "no control plane here, so no node ${WORKER_NAME} to remove"
   exit 0
+fi
+if ! lookup=$(kubectl get node "${WORKER_NAME}" 2>&1); then
+  if grep -q "(NotFound)" <<<"${lookup}"; then
+    step "node ${WORKER_NAME} is not in the cluster"
+    exit 0
+  fi
+  fail "cannot look up node ${WORKER_NAME} to remove it: ${lookup}"
 fi
 step "draining node ${WORKER_NAME}"
 kubectl drain "${WORKER_NAME}" --ignore-daemonsets --delete-local-data --force --timeout=120s ||

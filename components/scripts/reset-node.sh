@@ -3,7 +3,9 @@
 # leaves behind (CNI interfaces and state, kube-proxy/flannel iptables rules, kubeconfigs).
 set -euo pipefail
 
-if [[ -d /etc/kubernetes/manifests || -f /etc/kubernetes/kubelet.conf || -f /etc/kubernetes/admin.conf ]]; then
+# The kubelet RPM owns an empty /etc/kubernetes/manifests: only what kubeadm wrote counts.
+kubeadm_files=$(find /etc/kubernetes -mindepth 1 -type f -print -quit 2>/dev/null || true)
+if [[ -n "${kubeadm_files}" || -n "$(ls -A /var/lib/etcd 2>/dev/null)" ]]; then
   step "kubeadm reset"
   kubeadm reset -f >/dev/null 2>&1 || fail "kubeadm reset failed"
 fi
