@@ -36,14 +36,14 @@ joined = [
 ]
 
 provider = cluster_provider("kubernetes", control_plane, ready=[control_plane, *joined])
+on_cluster = pulumi.ResourceOptions(provider=provider)
 flannel = Flannel(
     "flannel",
     settings.kubernetes.pod_network_cidr,
     settings.network.interface,
     settings.flannel_image,
-    opts=pulumi.ResourceOptions(provider=provider),
+    opts=on_cluster,
 )
-on_cluster = pulumi.ResourceOptions(provider=provider)
 registry = PrivateRegistry("registry", master, settings, flannel.resources, opts=on_cluster)
 app = SpringBootApp("app", settings.app, registry, str(master.address), opts=on_cluster)
 
