@@ -9,6 +9,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import is_secret_input, run_program, script_of, script_values, stack_config
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from components.flannel import flannel_objects
 
@@ -304,3 +306,27 @@ def test_no_seed_job_when_you_push_the_image_yourself():
     run = run_program(stack_config("dev", appSeedImage=""))
     assert [r for r in k8s_objects(run) if r.plain_inputs["kind"] == "Job"] == []
     assert find(run, "Deployment", "spring-boot-demo")
+
+
+@st.composite
+def pod_cidrs(draw) -> str:
+    """Private IPv4 networks of /8 to /24 that avoid the dev node and service networks."""
+    prefix = draw(st.integers(min_value=8, max_value=24))
+    base = draw(st.sampled_from(["10.0.0.0/8", "172.16.0.0/12"]))
+    space = IPv4Network(base)
+    offset = draw(st.integers(min_value=0, max_value=space.num_addresses - 1))
+    network = IPv4Network(f"{space.network_address + offset}/{prefix}", strict=False)
+    assume(network.subnet_of(space))
+    assume(not network.overlaps(IPv4Network("10.96.0.0/12")))
+    return str(network)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cidr=pod_cidrs())
+def test_flannel_network_equals_the_pod_cidr_for_any_valid_cidr(cidr):
+    run = run_program(stack_config("dev", podNetworkCidr=cidr))
+    net_conf = json.loads(find(run, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
+    assert net_conf["Network"] == cidr
+    assert values_of_command(run, "control-plane-init")["POD_NETWORK_CIDR"] == cidr
