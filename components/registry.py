@@ -10,6 +10,8 @@ from components.files import ini_text
 from components.hosts import Host
 from components.settings import Settings
 
+NAMESPACE = "registry"
+SERVICE = "registry"
 CONTAINER_PORT = 5000  # registry:2 always listens here; the Service maps registryPort onto it
 MASTER_ROLE_LABEL = "node-role.kubernetes.io/master"
 
@@ -62,7 +64,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         labels = {"app": "registry"}
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": "registry"}, opts=child
+            f"{name}-namespace", metadata={"name": NAMESPACE}, opts=child
         )
         ns = namespace.metadata["name"]
         address_values = {
@@ -135,7 +137,7 @@ class PrivateRegistry(pulumi.ComponentResource):
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": "registry", "namespace": ns, "labels": labels},
+            metadata={"name": SERVICE, "namespace": ns, "labels": labels},
             spec={
                 "selector": labels,
                 "externalIPs": [str(registry.address)],
@@ -150,6 +152,6 @@ class PrivateRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.in_cluster_endpoint = f"registry.registry.svc.cluster.local:{registry.port}"
+        self.in_cluster_endpoint = f"{SERVICE}.{NAMESPACE}.svc.cluster.local:{registry.port}"
         self.ready = [address, deployment, service]
         self.register_outputs({"endpoint": self.endpoint})

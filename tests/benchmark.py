@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from functools import cache
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
 
-from conftest import FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY, run_program, stack_config  # noqa: E402
+from conftest import run_with_fake_home, stack_config  # noqa: E402
 
 COMMAND = "command:remote:Command"
-
-
-def fake_home() -> None:
-    import os
-
-    home = Path(tempfile.mkdtemp())
-    (home / ".ssh").mkdir()
-    (home / ".ssh/id_ed25519").write_text(FAKE_PRIVATE_KEY)
-    (home / ".ssh/id_ed25519.pub").write_text(FAKE_PUBLIC_KEY)
-    os.environ["HOME"] = str(home)
 
 
 def remote_chain(run) -> tuple[int, list[str]]:
@@ -61,12 +50,11 @@ def remote_chain(run) -> tuple[int, list[str]]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    fake_home()
     config = stack_config("dev")
     timings = []
     for _ in range(runs):
         start = time.perf_counter()
-        run = run_program(config)
+        run = run_with_fake_home(config)
         timings.append(time.perf_counter() - start)
     print(f"whole-program evaluation, dev config, {runs} runs:")
     print(f"  median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms")

@@ -8,6 +8,7 @@ import asyncio
 import json
 import runpy
 import shlex
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,17 +205,6 @@ class ProgramRun:
         assert len(matches) == 1, f"expected one resource named {name!r}, found {len(matches)}"
         return matches[0]
 
-    def by_urn(self, urn: str) -> Registered:
-        return next(r for r in self.resources if r.urn == urn)
-
-    def ancestors(self, resource: Registered) -> list[Registered]:
-        chain = []
-        urns = {r.urn: r for r in self.resources}
-        while resource.parent in urns:
-            resource = urns[resource.parent]
-            chain.append(resource)
-        return chain
-
     def depends_on(self, resource: Registered, other: Registered) -> bool:
         """True when resource waits for other, directly or through any chain of dependencies
         (explicit, property or parent-inherited)."""
@@ -268,14 +258,29 @@ def run_program(
     return run
 
 
-@pytest.fixture(autouse=True)
-def ssh_home(tmp_path, monkeypatch) -> Path:
-    """A HOME with a fallback key pair, so no test ever reads the developer's own ~/.ssh."""
-    home = tmp_path / "home"
+def fake_ssh_home(home: Path) -> Path:
+    """A HOME holding the fallback key pair, so no test reads the developer's own ~/.ssh."""
     ssh_dir = home / ".ssh"
-    ssh_dir.mkdir(parents=True)
+    ssh_dir.mkdir(parents=True, exist_ok=True)
     (ssh_dir / "id_ed25519").write_text(FAKE_PRIVATE_KEY)
     (ssh_dir / "id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
+    return home
+
+
+def run_with_fake_home(config: dict[str, str]) -> ProgramRun:
+    """run_program for session fixtures and scripts, which cannot use the ssh_home fixture."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HOME", str(fake_ssh_home(Path(tempfile.mkdtemp()))))
+    try:
+        return run_program(config)
+    finally:
+        patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def ssh_home(tmp_path, monkeypatch) -> Path:
+    """Every test runs with the fake key pair as ~/.ssh."""
+    home = fake_ssh_home(tmp_path / "home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KUBECONFIG", raising=False)
     for name in ("PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY", "PULUMI_K8S_DELETE_UNREACHABLE"):
@@ -286,14 +291,4 @@ def ssh_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def dev_run() -> ProgramRun:
     """The whole program with the dev stack's config, evaluated once for read-only tests."""
-    mp = pytest.MonkeyPatch()
-    tmp = Path(__import__("tempfile").mkdtemp())
-    ssh_dir = tmp / ".ssh"
-    ssh_dir.mkdir()
-    (ssh_dir / "id_ed25519").write_text(FAKE_PRIVATE_KEY)
-    (ssh_dir / "id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
-    mp.setenv("HOME", str(tmp))
-    try:
-        return run_program(stack_config("dev"))
-    finally:
-        mp.undo()
+    return run_with_fake_home(stack_config("dev"))

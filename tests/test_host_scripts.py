@@ -12,17 +12,14 @@ import configparser
 import json
 import re
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import (
-    FAKE_PRIVATE_KEY,
-    FAKE_PUBLIC_KEY,
     MOCK_JOIN_COMMAND,
     ROOT,
-    run_program,
+    run_with_fake_home,
     script_of,
     script_values,
     stack_config,
@@ -116,16 +113,7 @@ class Sent:
 
 def _evaluate(**overrides) -> dict[str, Sent]:
     """The program under mocks with a throwaway HOME (session fixtures cannot use ssh_home)."""
-    mp = pytest.MonkeyPatch()
-    home = Path(tempfile.mkdtemp())
-    (home / ".ssh").mkdir()
-    (home / ".ssh/id_ed25519").write_text(FAKE_PRIVATE_KEY)
-    (home / ".ssh/id_ed25519.pub").write_text(FAKE_PUBLIC_KEY + "\n")
-    mp.setenv("HOME", str(home))
-    try:
-        run = run_program(stack_config("dev", **overrides))
-    finally:
-        mp.undo()
+    run = run_with_fake_home(stack_config("dev", **overrides))
     return {
         r.name: Sent(
             r.name,
