@@ -1,37 +1,53 @@
 # Two commands do everything:  `make up`  (pulumi up on a local state backend)  and  `make test`.
-# Others: make preview | destroy | outputs (`make up ARGS=--yes` skips the confirmation prompt).
+# Others: make doctor | check | preview | destroy | outputs | kubeconfig | ssh NODE=.. | console NODE=..
+# (`make up ARGS=--yes` skips the confirmation prompt.)
 
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 STACK ?= dev
 ARGS ?=
+# The oldest Python the code runs on (tests/test_boundaries.py checks it with vermin).
+MIN_PYTHON := 3.10
 # State stays on this machine unless you point PULUMI_BACKEND_URL elsewhere; no cloud account.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_SKIP_UPDATE_CHECK ?= true
+# Second guard next to the pulumi-kubernetes pin (requirements.txt): client-go >= v0.35 turns
+# WatchListClient on, and its informers then wait forever on a Kubernetes 1.13 API server.
+# client-go reads this variable (kubernetes/client-go@v0.35.1:features/envvar.go).
+export KUBE_FEATURE_WatchListClient := false
 
-.PHONY: up preview destroy outputs test lint stack
+.PHONY: up preview destroy outputs test lint stack python-check doctor check kubeconfig ssh console
 
-$(VENV)/.deps: requirements.txt requirements-test.txt
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(MIN_PYTHON)".split("."))))' \
+	  2>/dev/null || { \
+	  echo "error: kubeadm-libvirt needs Python $(MIN_PYTHON) or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; \
+	  echo "       Run with PYTHON=/path/to/python3.10 (or newer)."; exit 1; }
+
+$(VENV)/.deps: requirements.txt requirements-test.txt | python-check
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# The libvirt provider runs a program named exactly `mkisofs` on this machine for the cloud-init
+# seeds (terraform-provider-libvirt@v0.8.1:libvirt/cloudinit_def.go).
 stack: $(VENV)/.deps
 	@command -v pulumi >/dev/null || { \
 	  echo "error: the Pulumi CLI is not installed."; \
 	  echo "       Install it with: curl -fsSL https://get.pulumi.com | sh   (then open a new shell)"; \
 	  exit 1; }
 	@if [ "$$(pulumi config get hostSource --stack $(STACK) 2>/dev/null || echo libvirt)" = libvirt ] \
-	    && ! command -v mkisofs >/dev/null && ! command -v genisoimage >/dev/null; then \
-	  echo "warning: neither mkisofs nor genisoimage is installed; libvirt cloud-init seeds need one"; \
-	  echo "         (Debian/Ubuntu: apt-get install genisoimage; Fedora/RHEL: dnf install genisoimage)"; fi
+	    && ! command -v mkisofs >/dev/null; then \
+	  echo "error: no program named mkisofs; the libvirt provider runs it to build the cloud-init seeds."; \
+	  echo "       Debian/Ubuntu: sudo apt-get install genisoimage   (it provides mkisofs)"; \
+	  echo "       Fedora/RHEL 9 family: sudo dnf install xorriso    (its mkisofs alternative)"; exit 1; fi
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE+x}$${PULUMI_CONFIG_PASSPHRASE_FILE+x}" ] && [ ! -t 0 ]; then \
 	  echo "error: set PULUMI_CONFIG_PASSPHRASE (it encrypts the secrets in the local state)"; exit 1; fi
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
 
-up: stack
+up: doctor stack
 	pulumi up --stack $(STACK) $(ARGS)
 
 preview: stack

@@ -16,12 +16,40 @@ def meta_data(node: NodeSpec) -> str:
     return _dump({"instance-id": node.name, "local-hostname": node.name})
 
 
-def user_data(node: NodeSpec, ssh_user: str, public_key: str) -> str:
+# Run on every boot before sshd-keygen and sshd (cloud-init.service is Before= both): sshd loads
+# only the ED25519 host key, and sshd-keygen adds no RSA/ECDSA keys (it reads
+# AUTOCREATE_SERVER_KEYS from /etc/sysconfig/sshd on el7). Idempotent.
+PIN_HOST_KEY = [
+    "sed -i -E 's@^(HostKey[[:space:]]+/etc/ssh/ssh_host_(rsa|dsa|ecdsa)_key)[[:space:]]*$@#\\1@'"
+    " /etc/ssh/sshd_config",
+    "grep -q '^HostKey[[:space:]]\\+/etc/ssh/ssh_host_ed25519_key' /etc/ssh/sshd_config"
+    " || echo 'HostKey /etc/ssh/ssh_host_ed25519_key' >> /etc/ssh/sshd_config",
+    "grep -q '^AUTOCREATE_SERVER_KEYS=' /etc/sysconfig/sshd"
+    " || echo 'AUTOCREATE_SERVER_KEYS=NO' >> /etc/sysconfig/sshd",
+]
+
+
+def user_data(
+    node: NodeSpec,
+    ssh_user: str,
+    public_key: str,
+    host_private_key: str,
+    host_public_key: str,
+) -> str:
+    """The cloud-config: hostname, the SSH user with its key, and the one ED25519 host key
+    (cloud-init 19.4 cc_ssh writes ssh_keys' ed25519_private/_public after deleting the image's
+    keys, and generates none itself when ssh_keys is given; canonical/cloud-init@19.4:
+    cloudinit/config/cc_ssh.py)."""
     document = {
         "hostname": node.name,
         "preserve_hostname": False,
-        # /etc/hosts is written by node preparation; cloud-init must not rewrite it on boot.
+        # /etc/hosts is written by node preparation; cloud-init must not rewrite it on boot
+        # (false is cloud-init's default too: cloudinit/config/cc_update_etc_hosts.py).
         "manage_etc_hosts": False,
+        "ssh_deletekeys": True,
+        "ssh_genkeytypes": [],
+        "ssh_keys": {"ed25519_private": host_private_key, "ed25519_public": host_public_key},
+        "bootcmd": PIN_HOST_KEY,
         "users": [
             {
                 "name": ssh_user,

@@ -29,8 +29,10 @@ def ignore_preflight_errors(settings: Settings) -> str:
 class ControlPlane(pulumi.ComponentResource):
     """kubeadm init with the tutorial's flags, guarded so it never runs twice on one host.
 
-    Changing the version, a CIDR, the image repository or the master address replaces the init:
-    kubeadm reset first (delete_before_replace), then a fresh init.
+    kubeadm init never runs again in place: a new master machine or a changed version, CIDR,
+    image repository or master address replaces the step (kubeadm reset first, then a fresh
+    init), so the cluster identity changes and every add-on is made again on the new cluster.
+    Any other change only checks that the control plane is still there.
     """
 
     init: remote.Command
@@ -54,7 +56,6 @@ class ControlPlane(pulumi.ComponentResource):
             str(k8s.pod_network_cidr),
             str(k8s.service_cidr),
             k8s.image_repository,
-            str(master.address),
         ]
         self.init = master.run(
             f"{name}-init",
@@ -67,19 +68,28 @@ class ControlPlane(pulumi.ComponentResource):
                 KUBERNETES_VERSION=k8s.version,
                 POD_NETWORK_CIDR=str(k8s.pod_network_cidr),
                 SERVICE_CIDR=str(k8s.service_cidr),
-                SSH_USER=settings.ssh.user,
                 IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
             ),
+            update=scripts.render("check-control-plane", NODE_NAME=master.name),
             delete=reset_script(master.name, settings),
-            options=pulumi.ResourceOptions(delete_before_replace=True),
             triggers=[preparation.command.id, *cluster_identity],
+            options=pulumi.ResourceOptions(delete_before_replace=True),
+        )
+        on_this_cluster = [self.init.id]
+        master.run(
+            f"{name}-user-kubeconfig",
+            self,
+            create=scripts.render(
+                "user-kubeconfig", NODE_NAME=master.name, SSH_USER=settings.ssh.user
+            ),
+            triggers=on_this_cluster,
         )
         read_kubeconfig = master.run(
             f"{name}-kubeconfig",
             self,
             create=scripts.render("print-kubeconfig", NODE_NAME=master.name),
+            triggers=on_this_cluster,
             options=pulumi.ResourceOptions(additional_secret_outputs=["stdout"]),
-            triggers=[self.init.id],
             logging=remote.Logging.NONE,
         )
         server = f"https://{self.endpoint}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 import pulumi
@@ -20,15 +20,22 @@ SSH_DIAL_TIMEOUT_SECONDS = 15
 class Host:
     """A machine that becomes a cluster node, reachable over SSH.
 
-    machine is the stack resource the host lives in (a libvirt domain), or None when the host
-    outlives the stack (existing machines). Commands on the host depend on it, and their delete
-    step is skipped when it goes away with them (there is nothing left to clean).
+    identity says which machine this is: the node's name and address and, for a VM, its disk
+    (what holds everything the scripts did). Every command on the host lists it in its
+    triggers, so a rebuilt VM or a node that moved to another address gets every step again,
+    in order, and the old machine its clean-up (pulumi-command replaces a command only when
+    its triggers change; pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/command.go).
+
+    machine is the stack resource the host runs as (a libvirt domain), or None when the host
+    outlives the stack (existing machines). Commands wait for it, and `pulumi destroy` skips
+    their clean-up when the machine goes with them.
     """
 
     name: str
     address: IPv4Address
     role: Role
     connection: remote.ConnectionArgs
+    identity: list[pulumi.Input[str]] = field(default_factory=list)
     machine: pulumi.Resource | None = None
 
     @property
@@ -41,11 +48,15 @@ class Host:
         parent: pulumi.Resource,
         create: str,
         delete: str | None = None,
+        update: str | None = None,
+        triggers: list[pulumi.Input] | None = None,
         options: pulumi.ResourceOptions | None = None,
         **command_args,
     ) -> remote.Command:
         """A remote command that runs rendered scripts as root on this host.
 
+        It is replaced (old delete, new create) when the host's identity or any of triggers
+        changes; any other change re-runs `update`, or `create` when there is no update script.
         It waits for the host's machine and skips its delete step when that machine is deleted
         with it. The previous output is never put in the environment (it may hold secrets).
         """
@@ -58,34 +69,59 @@ class Host:
             name,
             connection=self.connection,
             create=scripts.as_root(create),
+            update=scripts.as_root(update) if update else None,
             delete=scripts.as_root(delete) if delete else None,
+            triggers=[*self.identity, *(triggers or [])],
             add_previous_output_in_env=False,
             opts=pulumi.ResourceOptions.merge(own, options),
             **command_args,
         )
 
 
-def ssh_connection(address: IPv4Address, ssh: SshSettings) -> remote.ConnectionArgs:
-    """SSH connection to a host; the private key stays a secret."""
+def ssh_connection(
+    address: IPv4Address, ssh: SshSettings, host_key: pulumi.Input[str] | None
+) -> remote.ConnectionArgs:
+    """SSH connection to a host; the private key stays a secret. With host_key (an OpenSSH
+    public key line), the host must present exactly that key: pulumi-command then asks only for
+    that key type (HostKeyAlgorithms) and checks it (ssh.FixedHostKey;
+    pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/connection.go)."""
+    if ssh.private_key is None:
+        raise ValueError("the SSH private key is not available (an undecrypted secret)")
     return remote.ConnectionArgs(
         host=str(address),
         user=ssh.user,
-        private_key=ssh.private_key,
+        private_key=pulumi.Output.secret(ssh.private_key.get_secret_value()),
+        host_key=host_key,
         dial_error_limit=SSH_DIAL_ATTEMPTS,
         per_dial_timeout=SSH_DIAL_TIMEOUT_SECONDS,
     )
 
 
-def host_for(node: NodeSpec, ssh: SshSettings, machine: pulumi.Resource | None = None) -> Host:
+def host_for(
+    node: NodeSpec,
+    ssh: SshSettings,
+    host_key: pulumi.Input[str] | None,
+    identity: list[pulumi.Input[str]] | None = None,
+    machine: pulumi.Resource | None = None,
+) -> Host:
     return Host(
         name=node.name,
         address=node.address,
         role=node.role,
-        connection=ssh_connection(node.address, ssh),
+        connection=ssh_connection(node.address, ssh, host_key),
+        identity=[node.name, str(node.address), *(identity or [])],
         machine=machine,
     )
 
 
 def existing_hosts(settings: Settings) -> list[Host]:
-    """Hosts for machines that already exist: no libvirt resource at all."""
-    return [host_for(node, settings.ssh) for node in settings.nodes]
+    """Hosts for machines that already exist: no libvirt resource at all. A node's hostKey, when
+    configured, is pinned in every connection to it."""
+    unverified = [node.name for node in settings.nodes if not node.host_key]
+    if unverified:
+        pulumi.log.warn(
+            "SSH host keys are not verified for "
+            + ", ".join(unverified)
+            + ": set nodes[i].hostKey to each host's /etc/ssh/ssh_host_ed25519_key.pub"
+        )
+    return [host_for(node, settings.ssh, node.host_key) for node in settings.nodes]

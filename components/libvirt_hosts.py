@@ -23,8 +23,19 @@ class LibvirtHosts(pulumi.ComponentResource):
         self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:LibvirtHosts", name, None, opts)
+        # A new libvirtUri is a new hypervisor: every libvirt resource must be made again there.
+        # The bridged provider reports a uri change as an update only (its DiffConfig replaces
+        # for ForcesProviderReplace fields, and uri has none: pulumi/pulumi-terraform-bridge@
+        # v3.99.0:pkg/tfbridge/provider.go, pulumi/pulumi-libvirt@v0.5.4:provider/resources.go).
+        # replace_on_changes turns it into a replacement, and delete_before_replace makes the
+        # engine replace every resource of a replaced provider (pulumi/pulumi@v3.259.0:
+        # pkg/resource/deploy/step_generator.go calculateDependentReplacements).
         provider = libvirt.Provider(
-            f"{name}-provider", uri=settings.libvirt.uri, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-provider",
+            uri=settings.libvirt.uri,
+            opts=pulumi.ResourceOptions(
+                parent=self, replace_on_changes=["uri"], delete_before_replace=True
+            ),
         )
         # Every libvirt resource below inherits this provider through its parent chain.
         child = pulumi.ResourceOptions(parent=self, providers={"libvirt": provider})
@@ -44,5 +55,13 @@ class LibvirtHosts(pulumi.ComponentResource):
                 settings.ssh.public_key,
                 opts=child,
             )
-            self.hosts.append(host_for(node, settings.ssh, machine=vm.domain))
+            self.hosts.append(
+                host_for(
+                    node,
+                    settings.ssh,
+                    host_key=vm.host_public_key,
+                    identity=[vm.disk.id],
+                    machine=vm.domain,
+                )
+            )
         self.register_outputs({"nodes": {h.name: str(h.address) for h in self.hosts}})

@@ -12,6 +12,9 @@ from components.files import ini_text
 from components.hosts import Host
 from components.settings import Settings
 
+# A first boot's cloud-init (growpart, keys, network) takes a minute or two; 10 is plenty.
+CLOUD_INIT_TIMEOUT_SECONDS = 600
+
 
 def centos_base_repo(settings: Settings) -> str:
     """CentOS-Base.repo pinned to the 7.9.2009 vault: mirrorlist.centos.org is gone since EOL."""
@@ -52,7 +55,7 @@ def kubernetes_repo(settings: Settings) -> str:
         {
             "kubernetes": {
                 "name": "Kubernetes",
-                "baseurl": settings.packages.kubernetes_repo_url,
+                "baseurl": list(settings.packages.kubernetes_repo_urls),
                 "enabled": "1",
                 "gpgcheck": "0",
                 "repo_gpgcheck": "0",
@@ -100,6 +103,7 @@ def prepare_script(host: Host, hosts: list[Host], settings: Settings) -> str:
     return scripts.render(
         "prepare-node",
         NODE_NAME=host.name,
+        CLOUD_INIT_TIMEOUT_SECONDS=CLOUD_INIT_TIMEOUT_SECONDS,
         HOSTS_ENTRIES=hosts_entries(hosts),
         KEEP_SWAP="true" if settings.kubernetes.keep_swap else "false",
         MODULES_CONF="br_netfilter",
@@ -124,7 +128,8 @@ def prepare_script(host: Host, hosts: list[Host], settings: Settings) -> str:
 class NodePreparation(pulumi.ComponentResource):
     """Prepares one host; runs on every host in parallel and waits for nothing but its machine.
 
-    A changed setting re-runs the (idempotent) script in place.
+    A new machine prepares again from the start; a changed setting re-runs the (idempotent)
+    script in place.
     """
 
     command: remote.Command

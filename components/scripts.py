@@ -47,6 +47,18 @@ def render(name: str, **values: str | int) -> str:
     )
 
 
+# Linux refuses a single argument longer than MAX_ARG_STRLEN (32 pages, 128 KiB), and the whole
+# script is one argument of `bash -c`. Settings cap every value far below that; this is the
+# backstop, with room to spare.
+MAX_COMMAND_BYTES = 96 * 1024
+
+
 def as_root(script: str) -> str:
     """The command line that runs a rendered script as root over SSH."""
-    return "sudo bash -c " + shlex.quote(script)
+    command = "sudo bash -c " + shlex.quote(script)
+    if len(command.encode()) > MAX_COMMAND_BYTES:
+        raise ValueError(
+            f"a rendered host script is {len(command.encode())} bytes; Linux takes at most "
+            "128 KiB for one argument (shorten the URL lists or the node list)"
+        )
+    return command

@@ -1,21 +1,37 @@
 """Validated, immutable settings: the only place that reads Pulumi config.
 
-Every rule is checked here, before the program registers any resource. A bad value stops the
-program with one SettingsError naming the config key and the offending value.
-Defaults live in Pulumi.yaml, never here.
+Two layers. `StackConfig` (pydantic, strict, unknown keys forbidden, frozen) checks every key
+on its own: its shape, characters, length and range. `_cross_check` then checks the rules
+between keys (addresses inside the node network, CIDRs apart, one master...). Both run before
+the program registers any resource, and a bad value stops it with one SettingsError:
+`config <key>=<value>: <problem>`, with the exact key path (`nodes[1].name`) and `[secret]`
+in place of a value that was set as a secret.
+
+`validate()` needs no Pulumi engine: `make doctor` runs it on the stack files. Defaults live
+in Pulumi.yaml, never here.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
+import posixpath
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import timedelta
+from decimal import Decimal
+from enum import Enum
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
+import durationpy
 import pulumi
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
 PROJECT = "kubeadm-libvirt"
 
@@ -23,34 +39,491 @@ PROJECT = "kubeadm-libvirt"
 # memory, but an apiserver and etcd below that get OOM-killed under load.
 MASTER_MIN_MEMORY_MIB = 1700
 MASTER_MIN_VCPUS = 2
-
-_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-_IMAGE = (r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", "is not a container image reference")
-_QUANTITY = (r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$", "is not a Kubernetes quantity")
-_NAME = (r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "is not a valid name (letters, digits, . _ -)")
-_PACKAGE_VERSION = (r"^[0-9][A-Za-z0-9._-]*$", "is not an RPM version such as 18.06.3.ce-3.el7")
-_ABSOLUTE_PATH = (r"^/\S*$", "must be an absolute path")
-_INTERFACE = (r"^[A-Za-z0-9_.-]{1,15}$", "is not a network interface name")
-_NODE_KEYS = {"name", "address", "role", "vcpus", "memoryMiB", "diskGiB"}
-_FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
+# Docker's default bridge (moby daemon/config: bip 172.17.0.1/16) exists on every node: a node,
+# pod or service network that overlaps it is routed to docker0 instead.
+DOCKER_BRIDGE = IPv4Network("172.17.0.0/16")
+# glibc reads at most three nameservers (resolv.h MAXNS); kubelet warns and drops the rest.
+MAX_NAMESERVERS = 3
+# Trees a hostPath or a storage pool must neither be, lie in, nor contain: the registry is
+# unauthenticated, so storage at /etc/kubernetes would serve the cluster's PKI to anyone.
+PROTECTED_TREES = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib64",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/run",
+    "/var/lib/etcd",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/cni",
+)
+MIN_TOKEN_TTL = timedelta(minutes=1)
+MAX_TOKEN_TTL = timedelta(hours=24)
 
 
 class SettingsError(pulumi.RunError):
-    """A config value is invalid; the message names the key and the value."""
+    """A config value is invalid; the message names the key and the value (or `[secret]`)."""
 
-    def __init__(self, key: str, value: Any, problem: str) -> None:
-        super().__init__(f"config {key}={value!r}: {problem}")
+    def __init__(self, key: str, value: Any, problem: str, *, secret: bool = False) -> None:
+        shown = "[secret]" if secret else _shorten(repr(value))
+        super().__init__(f"config {key}={shown}: {problem}")
         self.key = key
-        self.value = value
+        self.value = "[secret]" if secret else value
+        self.problem = problem
+
+    def hiding(self, secret_keys: set[str]) -> SettingsError:
+        """This error, with the value hidden when its key was set as a secret."""
+        if self.value == "[secret]" or re.split(r"[.\[]", self.key)[0] not in secret_keys:
+            return self
+        return SettingsError(self.key, None, self.problem, secret=True)
 
 
-class HostSource(StrEnum):
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class EncryptedValue:
+    """A secure value the caller could not decrypt (`make doctor`): set, but not checkable."""
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+# --- one key on its own ------------------------------------------------------------------------
+
+
+def _checked(parse: Callable[[Any], Any]) -> BeforeValidator:
+    return BeforeValidator(parse)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def text(pattern: str, max_length: int, problem: str, *, allow_empty: bool = False) -> Any:
+    """A string that matches pattern as a whole (ASCII classes, no stray newline or blank) and
+    is at most max_length characters."""
+    regex = re.compile(pattern, re.ASCII)
+
+    def parse(value: Any) -> str:
+        value = _string(value)
+        if allow_empty and value == "":
+            return value
+        if len(value) > max_length:
+            raise ValueError(f"{problem}: longer than {max_length} characters")
+        if not regex.fullmatch(value):
+            raise ValueError(problem)
+        return value
+
+    return Annotated[str, _checked(parse)]
+
+
+def integer(low: int, high: int) -> Any:
+    """A whole number: an int, or a string of ASCII digits (the CLI passes scalars as text);
+    never a boolean, a float, infinity or NaN."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value, re.ASCII):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number written with the digits 0-9")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return Annotated[int, _checked(parse)]
+
+
+def _boolean(value: Any) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false")
+
+
+def _structured(value: Any) -> Any:
+    """Lists and objects reach the program as JSON text (that is how the CLI passes them)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def listed(item: Any, low: int, high: int, what: str) -> Any:
+    def parse(value: Any) -> tuple:
+        value = _structured(value)
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list of {what}, not {_kind(value)}")
+        if not low <= len(value) <= high:
+            raise ValueError(f"must list {low} to {high} {what}")
+        return tuple(value)
+
+    return Annotated[tuple[item, ...], _checked(parse)]
+
+
+_ASCII_DIGITS_ADDRESS = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", re.ASCII)
+
+
+def _ipv4(value: Any) -> IPv4Address:
+    value = _string(value)
+    if not _ASCII_DIGITS_ADDRESS.fullmatch(value):
+        raise ValueError("is not an IPv4 address such as 192.168.50.21")
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        raise ValueError("is not an IPv4 address such as 192.168.50.21") from None
+
+
+def _ipv4_or_empty(value: Any) -> IPv4Address | None:
+    return None if value == "" else _ipv4(value)
+
+
+def _cidr(value: Any) -> IPv4Network:
+    value = _string(value)
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}", value, re.ASCII):
+        raise ValueError("is not an IPv4 CIDR such as 10.244.0.0/16")
+    try:
+        return IPv4Network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(f"is not an IPv4 network CIDR such as 10.244.0.0/16 ({error})") from None
+
+
+# URLs end up in yum .repo files, daemon.json and curl command lines: RFC 3986 characters only,
+# and not the ones yum splits baseurl lists on (comma) or that quote (' " `).
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&()*+;=%-]+", re.ASCII)
+
+
+def _url(value: Any) -> str:
+    value = _string(value)
+    if len(value) > 2048:
+        raise ValueError("is longer than 2048 characters")
+    if not _URL_CHARACTERS.fullmatch(value):
+        raise ValueError("has characters a URL cannot hold (blanks, control characters, , ' \" `)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as error:
+        raise ValueError(f"is not a URL ({error})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "must not carry user:password@ (it would be written to world-readable files "
+            "and shown in process lists)"
+        )
+    return value
+
+
+def _host_path(value: Any) -> str:
+    """An absolute, normalised path on a host, outside (and not above) the system trees."""
+    value = _plain_path(value)
+    for tree in PROTECTED_TREES:
+        if value == tree or value.startswith(tree + "/") or (tree + "/").startswith(value + "/"):
+            raise ValueError(f"is or holds the system tree {tree}; choose a directory of its own")
+    return value
+
+
+def _plain_path(value: Any) -> str:
+    value = _string(value)
+    if len(value) > 255:
+        raise ValueError("is longer than 255 characters")
+    if not re.fullmatch(r"/[A-Za-z0-9._@+/-]*", value, re.ASCII):
+        raise ValueError("must be an absolute path of letters, digits and . _ @ + - /")
+    if value == "/" or posixpath.normpath(value) != value or ".." in value.split("/"):
+        raise ValueError("must be an absolute, normalised path other than / (no //, /./ or ..)")
+    return value
+
+
+def _image_source(value: Any) -> str:
+    value = _string(value)
+    return _plain_path(value) if value.startswith("/") else _url(value)
+
+
+def _duration(value: Any) -> timedelta:
+    value = _string(value)
+    if not re.fullmatch(r"[0-9.hms]{1,32}", value, re.ASCII):
+        raise ValueError("is not a duration such as 1h, 30m or 1h30m")
+    try:
+        duration = durationpy.from_str(value)
+    except durationpy.DurationError:
+        raise ValueError("is not a duration such as 1h, 30m or 1h30m") from None
+    if not MIN_TOKEN_TTL <= duration <= MAX_TOKEN_TTL:
+        # kubeadm reads a zero TTL as a token that never expires.
+        raise ValueError("must lie between 1m and 24h (a zero TTL never expires)")
+    return duration
+
+
+_PUBLIC_KEY_LINE = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( [ -~]{1,256})?",
+    re.ASCII,
+)
+
+
+def _public_key(value: Any) -> str:
+    """Exactly one OpenSSH public key of a type OpenSSH 7.4 accepts, parsed, on one line."""
+    value = _string(value)
+    if value == "":
+        return value
+    if len(value) > 16384:
+        raise ValueError("is longer than 16384 characters")
+    if not _PUBLIC_KEY_LINE.fullmatch(value):
+        raise ValueError(
+            "must be exactly one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
+        )
+    try:
+        key = serialization.load_ssh_public_key(value.encode())
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise ValueError(f"is not a valid public key ({error})") from None
+    _check_key_strength(key)
+    return value
+
+
+def _check_key_strength(key: Any) -> None:
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey) and key.key_size < 2048:
+        raise ValueError(f"is an RSA key of {key.key_size} bits; use at least 2048")
+    if not isinstance(
+        key,
+        ed25519.Ed25519PublicKey
+        | ed25519.Ed25519PrivateKey
+        | rsa.RSAPublicKey
+        | rsa.RSAPrivateKey
+        | ec.EllipticCurvePublicKey
+        | ec.EllipticCurvePrivateKey,
+    ):
+        raise ValueError("is not an Ed25519, RSA or ECDSA key")
+
+
+def _private_key_text(value: Any) -> SecretStr | EncryptedValue:
+    if isinstance(value, EncryptedValue | SecretStr):
+        return value
+    return SecretStr(_string(value))
+
+
+# What the provider's own URI code reads (terraform-provider-libvirt@v0.8.1:libvirt/uri/*.go):
+# unix takes socket=, tls pkipath= (and no_verify=), ssh socket=, keyfile=, knownhosts=, sshauth=
+# (and known_hosts_verify=, no_verify=). Any other parameter is silently ignored there.
+_LIBVIRT_PARAMETERS = {
+    "qemu": ("socket",),
+    "qemu+unix": ("socket",),
+    "qemu+tls": ("pkipath",),
+    "qemu+ssh": ("socket", "keyfile", "knownhosts", "sshauth"),
+}
+_LIBVIRT_REFUSED_PARAMETERS = {
+    "no_verify": "skips verifying the hypervisor's identity (uri/ssh.go, uri/tls.go)",
+    "known_hosts_verify": "can skip verifying the hypervisor's identity (uri/ssh.go)",
+    "command": "would run a program on this machine in libvirt's own client",
+    "netcat": "would run a program on the hypervisor in libvirt's own client",
+}
+
+
+def _libvirt_uri(value: Any) -> str:
+    """A libvirt URI to the QEMU driver over a transport the provider implements, without the
+    parameters that skip host verification or run a program."""
+    value = _string(value)
+    if len(value) > 2048:
+        raise ValueError("is longer than 2048 characters")
+    if not _URL_CHARACTERS.fullmatch(value):
+        raise ValueError("has characters a libvirt URI cannot hold")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+        parameters = parse_qsl(
+            parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
+        )
+    except ValueError as error:
+        raise ValueError(f"is not a libvirt URI ({error})") from None
+    if parts.scheme not in _LIBVIRT_PARAMETERS:
+        raise ValueError(f"must use one of the transports {', '.join(_LIBVIRT_PARAMETERS)}")
+    if parts.path not in ("/system", "/session"):
+        raise ValueError("must end in /system or /session, e.g. qemu:///system")
+    if parts.password is not None:
+        raise ValueError("must not carry a password")
+    if parts.scheme in ("qemu", "qemu+unix") and parts.netloc:
+        raise ValueError(f"{parts.scheme}:// is local and takes no host, e.g. qemu:///system")
+    if parts.scheme in ("qemu+ssh", "qemu+tls") and not parts.hostname:
+        raise ValueError(f"{parts.scheme}:// needs a host, e.g. qemu+ssh://root@hypervisor/system")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    known = _LIBVIRT_PARAMETERS[parts.scheme]
+    for name, _ in parameters:
+        if name in _LIBVIRT_REFUSED_PARAMETERS:
+            raise ValueError(f"parameter {name}= {_LIBVIRT_REFUSED_PARAMETERS[name]}; remove it")
+        if name not in known:
+            raise ValueError(
+                f"has the parameter {name}=, which the libvirt provider does not read over "
+                f"{parts.scheme}:// (it reads {', '.join(f'{k}=' for k in known)})"
+            )
+    return value
+
+
+# Image references as distribution/reference parses them (reference/regexp.go): an optional
+# domain[:port]/, lower-case path components, an optional :tag and @digest.
+_DOMAIN_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+_DOMAIN = rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]{{1,5}})?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+Hostname = text(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?",
+    63,
+    "is not an RFC 1123 hostname (lower-case letters, digits, '-', at most 63)",
+)
+Dns1035Label = text(
+    r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?",
+    63,
+    "is not a DNS-1035 label (a lower-case letter, then lower-case letters, digits, '-')",
+)
+UserName = text(r"[a-z_][a-z0-9_-]{0,31}", 32, "is not a Linux user name")
+InterfaceName = text(
+    r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}",
+    15,
+    "is not a network interface name (at most 15 letters, digits, '.', '_', '-')",
+)
+LibvirtName = text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", 64, "is not a libvirt object name")
+RpmVersion = text(
+    r"[0-9][A-Za-z0-9._+~-]{0,63}", 64, "is not an RPM version such as 18.06.3.ce-3.el7"
+)
+KubernetesVersion = text(
+    r"v1\.13\.[0-9]{1,3}",
+    16,
+    "must be v1.13.PATCH (the manifests, packages and flags here are Kubernetes 1.13's)",
+)
+Quantity = text(
+    r"[0-9]{1,9}(\.[0-9]{1,6})?(m|k|Ki|M|Mi|G|Gi|T|Ti)?",
+    24,
+    "is not a Kubernetes quantity such as 100m, 1 or 256Mi",
+)
+ImageTag = text(_TAG, 128, "is not an image tag (letters, digits, _ . -, at most 128)")
+ImageRepository = text(_REPOSITORY, 255, "is not an image repository such as registry.k8s.io")
+ImageReference = text(
+    rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
+    255,
+    "is not a container image reference such as quay.io/coreos/flannel:v0.11.0-amd64",
+)
+HttpPath = text(
+    r"/[A-Za-z0-9._~!$&()*+;=:@%/-]{0,1023}", 1024, "must be an HTTP path starting with /"
+)
+Url = Annotated[str, _checked(_url)]
+Port = integer(1, 65535)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class NodeConfig(Strict):
+    """One entry of `nodes`; sizes left out fall back to nodeVcpus/nodeMemoryMiB/nodeDiskGiB."""
+
+    name: Hostname
+    address: Annotated[IPv4Address, _checked(_ipv4)]
+    role: Literal["master", "worker"]
+    vcpus: integer(1, 64) = None
+    memoryMiB: integer(512, 1 << 20) = None  # noqa: N815 - the config key
+    diskGiB: integer(8, 1 << 14) = None  # noqa: N815
+    hostKey: Annotated[str, _checked(_public_key)] = None  # noqa: N815
+
+
+class StackConfig(Strict):
+    """Every key of Pulumi.yaml, each checked on its own. Names are the config keys."""
+
+    hostSource: Literal["libvirt", "existing"]
+    nodes: listed(NodeConfig, 1, 64, "nodes")
+    nodeVcpus: integer(1, 64)
+    nodeMemoryMiB: integer(512, 1 << 20)
+    nodeDiskGiB: integer(8, 1 << 14)
+    nodeNetwork: Annotated[IPv4Network, _checked(_cidr)]
+    nodeGateway: Annotated[IPv4Address | None, _checked(_ipv4_or_empty)]
+    nodeNameservers: listed(
+        Annotated[IPv4Address, _checked(_ipv4)], 0, MAX_NAMESERVERS, "addresses"
+    )
+    nodeInterface: InterfaceName
+    sshUser: UserName
+    sshPublicKey: Annotated[str, _checked(_public_key)]
+    sshPrivateKey: Annotated[Any, _checked(_private_key_text)]
+    libvirtUri: Annotated[str, _checked(_libvirt_uri)]
+    libvirtNetworkName: LibvirtName
+    libvirtBridge: text(
+        r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}", 15, "is not a bridge name such as br0", allow_empty=True
+    )
+    storagePoolName: LibvirtName
+    storagePoolPath: Annotated[str, _checked(_host_path)]
+    baseImage: Annotated[str, _checked(_image_source)]
+    centosVaultBaseUrls: listed(Url, 1, 4, "URLs")
+    dockerCeRepoUrl: Url
+    dockerCeGpgKey: Url
+    dockerVersion: RpmVersion
+    kubernetesRepoUrls: listed(Url, 1, 4, "URLs")
+    kubernetesVersion: KubernetesVersion
+    kubernetesCniVersion: RpmVersion
+    imageRepository: ImageRepository
+    podNetworkCidr: Annotated[IPv4Network, _checked(_cidr)]
+    serviceCidr: Annotated[IPv4Network, _checked(_cidr)]
+    keepSwap: Annotated[bool, _checked(_boolean)]
+    joinTokenTtl: Annotated[timedelta, _checked(_duration)]
+    registryMirrors: listed(Url, 0, 4, "URLs")
+    registryAddress: Annotated[IPv4Address, _checked(_ipv4)]
+    registryPort: Port
+    registryImage: ImageReference
+    registryStoragePath: Annotated[str, _checked(_host_path)]
+    flannelImage: ImageReference
+    appName: Dns1035Label
+    appImageTag: ImageTag
+    appSeedImage: text(
+        rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
+        255,
+        "is not a container image reference (or empty: you push the image yourself)",
+        allow_empty=True,
+    )
+    appSeedToolImage: ImageReference
+    appReplicas: integer(1, 100)
+    appPort: Port
+    appNodePort: integer(30000, 32767)
+    appProbePath: HttpPath
+    appCpuRequest: Quantity
+    appCpuLimit: Quantity
+    appMemoryRequest: Quantity
+    appMemoryLimit: Quantity
+
+
+# --- the settings the components receive -------------------------------------------------------
+
+
+class HostSource(str, Enum):
     LIBVIRT = "libvirt"
     EXISTING = "existing"
 
 
-class Role(StrEnum):
+class Role(str, Enum):
     MASTER = "master"
     WORKER = "worker"
 
@@ -65,6 +538,8 @@ class NodeSpec:
     vcpus: int
     memory_mib: int
     disk_gib: int
+    host_key: str | None = None
+    """The host's expected SSH public host key (existing machines), or None."""
 
     @property
     def mac(self) -> str:
@@ -84,8 +559,11 @@ class NetworkSettings:
 class SshSettings:
     user: str
     public_key: str
-    private_key: pulumi.Output[str]
-    """Always a secret Output."""
+    """Authorised for user on the VMs; derived from the private key unless configured."""
+    private_key: SecretStr | None
+    """None only when validate() was given an EncryptedValue (make doctor)."""
+    key_source: str
+    """Where the private key came from: the config key or the fallback file."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +582,7 @@ class PackageSettings:
     docker_ce_repo_url: str
     docker_ce_gpg_key: str
     docker_version: str
-    kubernetes_repo_url: str
+    kubernetes_repo_urls: tuple[str, ...]
     kubernetes_cni_version: str
     registry_mirrors: tuple[str, ...]
 
@@ -116,12 +594,17 @@ class KubernetesSettings:
     pod_network_cidr: IPv4Network
     service_cidr: IPv4Network
     keep_swap: bool
-    join_token_ttl: str
+    join_token_ttl: timedelta
 
     @property
     def package_version(self) -> str:
         """The RPM version of kubelet/kubeadm/kubectl, e.g. 1.13.1."""
         return self.version.removeprefix("v")
+
+    @property
+    def token_ttl(self) -> str:
+        """joinTokenTtl as kubeadm's --ttl reads it (a Go duration in whole seconds)."""
+        return f"{int(self.join_token_ttl.total_seconds())}s"
 
 
 @dataclass(frozen=True)
@@ -176,380 +659,396 @@ class Settings:
         return tuple(n for n in self.nodes if n.role is Role.WORKER)
 
 
-class _Reader:
-    """Typed access to the project's config, turning every failure into a SettingsError."""
-
-    def __init__(self) -> None:
-        self._config = pulumi.Config(PROJECT)
-
-    def raw(self, key: str) -> Any:
-        return self._required(key, self._config.get(key))
-
-    def structured(self, key: str) -> Any:
-        return self._required(key, self._config.get_object(key))
-
-    @staticmethod
-    def _required(key: str, value: Any) -> Any:
-        if value is None:
-            raise SettingsError(key, None, "is not set (is Pulumi.yaml's default missing?)")
-        return value
-
-    def text(self, key: str, *, allow_empty: bool = False) -> str:
-        value = self.raw(key)
-        if not isinstance(value, str) or (not allow_empty and not value.strip()):
-            raise SettingsError(key, value, "must be a non-empty string")
-        return value.strip()
-
-    def matching(self, key: str, rule: tuple[str, str], *, allow_empty: bool = False) -> str:
-        value = self.text(key, allow_empty=allow_empty)
-        pattern, problem = rule
-        if value and not re.match(pattern, value):
-            raise SettingsError(key, value, problem)
-        return value
-
-    def integer(self, key: str, low: int, high: int) -> int:
-        return _int_in_range(key, self.raw(key), low, high)
-
-    def boolean(self, key: str) -> bool:
-        value = self.raw(key)
-        if value not in ("true", "false"):
-            raise SettingsError(key, value, "must be true or false")
-        return value == "true"
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.structured(key)
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise SettingsError(key, value, "must be a list of non-empty strings")
-        return tuple(value)
-
-    def secret_text(self, key: str) -> str:
-        # Read synchronously (to decide on the fallback) but never return it unwrapped.
-        return pulumi.runtime.get_config(f"{PROJECT}:{key}") or ""
+# --- reading and checking ----------------------------------------------------------------------
 
 
-def _int_in_range(key: str, value: Any, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise SettingsError(key, value, "must be an integer") from None
-    if isinstance(value, float) and value != number or isinstance(value, bool):
-        raise SettingsError(key, value, "must be an integer")
-    if not low <= number <= high:
-        raise SettingsError(key, value, f"must be between {low} and {high}")
-    return number
-
-
-def _address(key: str, value: Any) -> IPv4Address:
-    try:
-        return IPv4Address(value)
-    except (ipaddress.AddressValueError, ValueError, TypeError):
-        raise SettingsError(key, value, "is not an IPv4 address") from None
-
-
-def _network(key: str, value: Any) -> IPv4Network:
-    try:
-        return IPv4Network(value, strict=True)
-    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError, TypeError):
-        raise SettingsError(key, value, "is not an IPv4 CIDR such as 10.244.0.0/16") from None
-
-
-def _hostname(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _HOSTNAME.match(value):
-        raise SettingsError(
-            key, value, "is not an RFC 1123 hostname (lower-case letters, digits, '-', at most 63)"
-        )
-    return value
-
-
-def _nodes(reader: _Reader, host_source: HostSource) -> tuple[NodeSpec, ...]:
-    raw = reader.structured("nodes")
-    if not isinstance(raw, list) or not raw:
-        raise SettingsError("nodes", raw, "must be a non-empty list of nodes")
-    defaults = {
-        "vcpus": reader.integer("nodeVcpus", 1, 256),
-        "memoryMiB": reader.integer("nodeMemoryMiB", 512, 1 << 20),
-        "diskGiB": reader.integer("nodeDiskGiB", 8, 1 << 14),
+def load_settings() -> Settings:
+    """Read the project's config from the Pulumi engine and validate all of it."""
+    prefix = f"{PROJECT}:"
+    keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env())
+    raw = {
+        key.removeprefix(prefix): pulumi.runtime.get_config(key)
+        for key in sorted(keys)
+        if key.startswith(prefix)
     }
-    limits = {"vcpus": (1, 256), "memoryMiB": (512, 1 << 20), "diskGiB": (8, 1 << 14)}
-    nodes = []
-    for i, entry in enumerate(raw):
-        key = f"nodes[{i}]"
-        if not isinstance(entry, dict):
-            raise SettingsError(key, entry, "must be an object with name, address and role")
-        unknown = sorted(set(entry) - _NODE_KEYS)
-        if unknown:
-            raise SettingsError(
-                f"{key}.{unknown[0]}",
-                entry[unknown[0]],
-                f"unknown key; known keys are {', '.join(sorted(_NODE_KEYS))}",
-            )
-        for required in ("name", "address", "role"):
-            if required not in entry:
-                raise SettingsError(f"{key}.{required}", None, "is required")
-        try:
-            role = Role(entry["role"])
-        except ValueError:
-            raise SettingsError(f"{key}.role", entry["role"], "must be master or worker") from None
-        sizes = {
-            field: _int_in_range(f"{key}.{field}", entry.get(field, default), *limits[field])
-            for field, default in defaults.items()
-        }
-        nodes.append(
-            NodeSpec(
-                name=_hostname(f"{key}.name", entry["name"]),
-                address=_address(f"{key}.address", entry["address"]),
-                role=role,
-                vcpus=sizes["vcpus"],
-                memory_mib=sizes["memoryMiB"],
-                disk_gib=sizes["diskGiB"],
-            )
+    secret = {key for key in raw if pulumi.runtime.is_config_secret(prefix + key)}
+    return validate(raw, secret_keys=secret)
+
+
+def validate(
+    raw: Mapping[str, Any],
+    *,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
+    home: Path | None = None,
+) -> Settings:
+    """Settings from raw config values as the CLI passes them (scalars as text, lists and
+    objects as JSON text or already decoded). Raises SettingsError on the first bad value.
+    `home` is where ~/.ssh is looked up when sshPrivateKey is empty (default: the user's)."""
+    secret_keys = set(secret_keys) | {"sshPrivateKey"}
+    try:
+        config = StackConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        raise _first_error(error, secret_keys) from None
+    try:
+        settings = _build(config, home or Path.home())
+        _cross_check(settings, config)
+    except SettingsError as error:
+        raise error.hiding(secret_keys) from None
+    return settings
+
+
+_MESSAGES = {
+    "missing": "is not set (Pulumi.yaml declares a default for every key)",
+    "extra_forbidden": "is not a setting of this project (see Pulumi.yaml)",
+    "literal_error": "must be one of {expected}",
+    "model_type": "must be an object with name, address and role",
+    "model_attributes_type": "must be an object with name, address and role",
+    "dict_type": "must be an object",
+}
+
+
+def _first_error(error: ValidationError, secret_keys: set[str]) -> SettingsError:
+    first = error.errors(include_url=False)[0]
+    location = first["loc"]
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+    key = key.lstrip(".")
+    if first["type"] in ("value_error", "assertion_error"):
+        problem = str(first["ctx"]["error"])
+    elif first["type"] in _MESSAGES:
+        problem = _MESSAGES[first["type"]].format(**first.get("ctx", {}))
+    else:
+        problem = first["msg"]
+    if first["type"] == "extra_forbidden" and location[0] == "nodes":
+        problem = f"unknown key; a node has {', '.join(NodeConfig.model_fields)}"
+    return SettingsError(key, first["input"], problem, secret=location[0] in secret_keys)
+
+
+def _build(config: StackConfig, home: Path) -> Settings:
+    host_source = HostSource(config.hostSource)
+    network = config.nodeNetwork
+    hosts = list(network.hosts())
+    gateway = config.nodeGateway or (hosts[0] if hosts else network.network_address)
+    nodes = tuple(
+        NodeSpec(
+            name=node.name,
+            address=node.address,
+            role=Role(node.role),
+            vcpus=node.vcpus or config.nodeVcpus,
+            memory_mib=node.memoryMiB or config.nodeMemoryMiB,
+            disk_gib=node.diskGiB or config.nodeDiskGiB,
+            host_key=node.hostKey,
         )
-    _check_nodes(nodes, host_source)
-    return tuple(nodes)
+        for node in config.nodes
+    )
+    return Settings(
+        host_source=host_source,
+        nodes=nodes,
+        network=NetworkSettings(
+            node_network=network,
+            gateway=gateway,
+            nameservers=config.nodeNameservers or (gateway,),
+            interface=config.nodeInterface,
+        ),
+        ssh=_ssh_settings(config, home),
+        libvirt=LibvirtSettings(
+            uri=config.libvirtUri,
+            network_name=config.libvirtNetworkName,
+            bridge=config.libvirtBridge or None,
+            pool_name=config.storagePoolName,
+            pool_path=config.storagePoolPath,
+            base_image=config.baseImage,
+        ),
+        packages=PackageSettings(
+            centos_vault_base_urls=config.centosVaultBaseUrls,
+            docker_ce_repo_url=config.dockerCeRepoUrl,
+            docker_ce_gpg_key=config.dockerCeGpgKey,
+            docker_version=config.dockerVersion,
+            kubernetes_repo_urls=config.kubernetesRepoUrls,
+            kubernetes_cni_version=config.kubernetesCniVersion,
+            registry_mirrors=config.registryMirrors,
+        ),
+        kubernetes=KubernetesSettings(
+            version=config.kubernetesVersion,
+            image_repository=config.imageRepository,
+            pod_network_cidr=config.podNetworkCidr,
+            service_cidr=config.serviceCidr,
+            keep_swap=config.keepSwap,
+            join_token_ttl=config.joinTokenTtl,
+        ),
+        registry=RegistrySettings(
+            address=config.registryAddress,
+            port=config.registryPort,
+            image=config.registryImage,
+            storage_path=config.registryStoragePath,
+        ),
+        flannel_image=config.flannelImage,
+        app=AppSettings(
+            name=config.appName,
+            image_tag=config.appImageTag,
+            seed_image=config.appSeedImage or None,
+            seed_tool_image=config.appSeedToolImage,
+            replicas=config.appReplicas,
+            port=config.appPort,
+            node_port=config.appNodePort,
+            probe_path=config.appProbePath,
+            cpu_request=config.appCpuRequest,
+            cpu_limit=config.appCpuLimit,
+            memory_request=config.appMemoryRequest,
+            memory_limit=config.appMemoryLimit,
+        ),
+    )
 
 
-def _check_nodes(nodes: list[NodeSpec], host_source: HostSource) -> None:
-    seen_names: dict[str, int] = {}
-    seen_addresses: dict[IPv4Address, int] = {}
-    for i, node in enumerate(nodes):
-        if node.name in seen_names:
+def _ssh_settings(config: StackConfig, home: Path) -> SshSettings:
+    """The key pair: sshPrivateKey, else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa; the
+    public key is sshPublicKey, else the private key's own."""
+    configured = config.sshPrivateKey
+    if isinstance(configured, EncryptedValue):
+        return SshSettings(config.sshUser, config.sshPublicKey, None, "sshPrivateKey")
+    text_value, source = configured.get_secret_value(), "sshPrivateKey"
+    if text_value == "":
+        ssh_dir = home / ".ssh"
+        found = next((ssh_dir / n for n in FALLBACK_KEYS if (ssh_dir / n).is_file()), None)
+        if found is None:
             raise SettingsError(
-                f"nodes[{i}].name", node.name, f"duplicates nodes[{seen_names[node.name]}].name"
+                "sshPrivateKey",
+                "",
+                f"is not set and none of {', '.join(FALLBACK_KEYS)} exists in {ssh_dir}; "
+                "run `ssh-keygen -t ed25519 -N ''` or "
+                "`pulumi config set --secret sshPrivateKey < /path/to/key`",
             )
-        if node.address in seen_addresses:
+        text_value, source = found.read_text(errors="replace"), str(found)
+    derived = _public_key_of(text_value, source)
+    public_key = config.sshPublicKey or derived
+    if config.sshPublicKey and config.sshPublicKey.split()[:2] != derived.split()[:2]:
+        raise SettingsError(
+            "sshPublicKey",
+            config.sshPublicKey,
+            f"does not belong to the private key in use ({source}); leave it empty to use that "
+            "key's own public key",
+        )
+    return SshSettings(config.sshUser, public_key, SecretStr(text_value), source)
+
+
+def _public_key_of(private_key: str, source: str) -> str:
+    """The OpenSSH public key of an unencrypted OpenSSH or PEM private key."""
+    problem = None
+    data = private_key.encode()
+    if len(data) > 16384:
+        problem = "is longer than 16384 characters"
+    else:
+        try:
+            if b"BEGIN OPENSSH PRIVATE KEY" in data:
+                key = serialization.load_ssh_private_key(data, password=None)
+            else:
+                key = serialization.load_pem_private_key(data, password=None)
+            _check_key_strength(key)
+            return (
+                key.public_key()
+                .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+                .decode()
+            )
+        except TypeError:
+            problem = (
+                "is protected by a passphrase; Pulumi needs an unencrypted key "
+                "(ssh-keygen -p -N '' -f <key> removes it)"
+            )
+        except (ValueError, UnsupportedAlgorithm) as error:
+            problem = f"is not an OpenSSH or PEM private key ({error})"
+    where = "" if source == "sshPrivateKey" else f" (read from {source})"
+    raise SettingsError("sshPrivateKey", None, f"{problem}{where}", secret=True)
+
+
+def _cross_check(settings: Settings, config: StackConfig) -> None:
+    """Rules between keys."""
+    _check_nodes(settings)
+    _check_network(settings, config)
+    _check_cidrs(settings)
+    _check_registry(settings)
+    _check_app(settings)
+
+
+def _check_nodes(settings: Settings) -> None:
+    names: dict[str, int] = {}
+    addresses: dict[IPv4Address, int] = {}
+    for i, node in enumerate(settings.nodes):
+        if node.name in names:
+            raise SettingsError(
+                f"nodes[{i}].name", node.name, f"duplicates nodes[{names[node.name]}].name"
+            )
+        if node.address in addresses:
             raise SettingsError(
                 f"nodes[{i}].address",
                 str(node.address),
-                f"duplicates nodes[{seen_addresses[node.address]}].address",
+                f"duplicates nodes[{addresses[node.address]}].address",
             )
-        seen_names[node.name] = i
-        seen_addresses[node.address] = i
-    masters = [i for i, n in enumerate(nodes) if n.role is Role.MASTER]
+        names[node.name] = i
+        addresses[node.address] = i
+        if node.host_key and settings.host_source is HostSource.LIBVIRT:
+            raise SettingsError(
+                f"nodes[{i}].hostKey",
+                node.host_key,
+                "is for existing machines; libvirt VMs get a host key made by this stack",
+            )
+    masters = [i for i, n in enumerate(settings.nodes) if n.role is Role.MASTER]
     if len(masters) != 1:
-        roles = [n.role.value for n in nodes]
+        roles = [n.role.value for n in settings.nodes]
         raise SettingsError(
             "nodes[*].role", roles, f"need exactly one master, found {len(masters)}"
         )
-    master = nodes[masters[0]]
-    if host_source is HostSource.LIBVIRT:
-        key = f"nodes[{masters[0]}]"
+    if settings.host_source is HostSource.LIBVIRT:
+        index, master = masters[0], settings.nodes[masters[0]]
         if master.vcpus < MASTER_MIN_VCPUS:
             raise SettingsError(
-                f"{key}.vcpus",
+                f"nodes[{index}].vcpus",
                 master.vcpus,
                 f"kubeadm needs at least {MASTER_MIN_VCPUS} on the master",
             )
         if master.memory_mib < MASTER_MIN_MEMORY_MIB:
             raise SettingsError(
-                f"{key}.memoryMiB",
+                f"nodes[{index}].memoryMiB",
                 master.memory_mib,
                 f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
+        if settings.ssh.user == "root":
+            raise SettingsError(
+                "sshUser", "root", "the VMs allow no root login; use a user such as centos"
+            )
 
 
-def _network_settings(reader: _Reader, nodes: tuple[NodeSpec, ...]) -> NetworkSettings:
-    node_network = _network("nodeNetwork", reader.text("nodeNetwork"))
-    for i, node in enumerate(nodes):
-        if node.address not in node_network:
-            raise SettingsError(
-                f"nodes[{i}].address", str(node.address), f"is outside nodeNetwork {node_network}"
-            )
-        if node.address in (node_network.network_address, node_network.broadcast_address):
-            raise SettingsError(
-                f"nodes[{i}].address", str(node.address), f"is not a host address of {node_network}"
-            )
-    gateway_text = reader.text("nodeGateway", allow_empty=True)
-    gateway = _address("nodeGateway", gateway_text) if gateway_text else next(node_network.hosts())
-    if gateway not in node_network:
-        raise SettingsError("nodeGateway", gateway_text, f"is outside nodeNetwork {node_network}")
-    for i, node in enumerate(nodes):
-        if node.address == gateway:
-            raise SettingsError(
-                f"nodes[{i}].address", str(node.address), "is the nodes' gateway address"
-            )
-    nameservers = tuple(
-        _address(f"nodeNameservers[{i}]", v)
-        for i, v in enumerate(reader.strings("nodeNameservers"))
-    ) or (gateway,)
-    for i, server in enumerate(nameservers):
-        if server.is_loopback:
-            raise SettingsError(
-                f"nodeNameservers[{i}]", str(server), "is a loopback resolver; CoreDNS would loop"
-            )
-    interface = reader.matching("nodeInterface", _INTERFACE)
-    return NetworkSettings(node_network, gateway, nameservers, interface)
+def _special_address_problem(address: IPv4Address) -> str | None:
+    if address.is_unspecified:
+        return "is the unspecified address"
+    if address.is_loopback:
+        return "is a loopback address"
+    if address.is_multicast:
+        return "is a multicast address"
+    if address.is_link_local:
+        return "is a link-local address"
+    if address.is_reserved:
+        return "is a reserved address"
+    return None
 
 
-def _kubernetes_settings(reader: _Reader, network: NetworkSettings) -> KubernetesSettings:
-    version = reader.text("kubernetesVersion")
-    if not _VERSION.match(version):
+def _host_address_problem(address: IPv4Address, network: IPv4Network) -> str | None:
+    """Why address is not a usable host address of network, or None."""
+    if address not in network:
+        return f"is outside nodeNetwork {network}"
+    if address in (network.network_address, network.broadcast_address):
+        return f"is the network or broadcast address of {network}, not a host address"
+    return _special_address_problem(address)
+
+
+def _check_network(settings: Settings, config: StackConfig) -> None:
+    network = settings.network
+    node_network = network.node_network
+    problem = _special_address_problem(node_network.network_address) or (
+        "has room for no hosts" if node_network.prefixlen > 29 else None
+    )
+    if problem is None and node_network.overlaps(DOCKER_BRIDGE):
+        problem = f"overlaps Docker's bridge network {DOCKER_BRIDGE} on every node"
+    if problem:
+        raise SettingsError("nodeNetwork", str(node_network), problem)
+    gateway_key = "nodeGateway"
+    problem = _host_address_problem(network.gateway, node_network)
+    if problem:
+        raise SettingsError(gateway_key, str(network.gateway), problem)
+    for i, node in enumerate(settings.nodes):
+        problem = _host_address_problem(node.address, node_network)
+        if problem is None and node.address == network.gateway:
+            problem = "is the nodes' gateway address"
+        if problem:
+            raise SettingsError(f"nodes[{i}].address", str(node.address), problem)
+    for i, server in enumerate(config.nodeNameservers):
+        problem = _special_address_problem(server)
+        if (
+            problem is None
+            and server in node_network
+            and server
+            in (
+                node_network.network_address,
+                node_network.broadcast_address,
+            )
+        ):
+            problem = f"is the network or broadcast address of {node_network}"
+        if problem == "is a loopback address":
+            problem = "is a loopback resolver; CoreDNS would loop"
+        if problem is None and server == IPv4Address("255.255.255.255"):
+            problem = "is the broadcast address"
+        if problem:
+            raise SettingsError(f"nodeNameservers[{i}]", str(server), problem)
+
+
+def _check_cidrs(settings: Settings) -> None:
+    k8s, node_network = settings.kubernetes, settings.network.node_network
+    pod, service = k8s.pod_network_cidr, k8s.service_cidr
+    # kube-controller-manager gives every node a /24 of the pod network (kubeadm 1.13's
+    # --node-cidr-mask-size default); flannel's SubnetLen is /24 too.
+    node_bits = max(1, len(settings.nodes) - 1).bit_length()
+    if pod.prefixlen > 24 - node_bits:
         raise SettingsError(
-            "kubernetesVersion", version, "must look like vMAJOR.MINOR.PATCH, e.g. v1.13.1"
+            "podNetworkCidr",
+            str(pod),
+            f"is too small: each of {len(settings.nodes)} nodes gets a /24 from it, so it needs "
+            f"a prefix of /{24 - node_bits} or shorter",
         )
-    pod = _network("podNetworkCidr", reader.text("podNetworkCidr"))
-    service = _network("serviceCidr", reader.text("serviceCidr"))
+    # kube-apiserver refuses a service range of more than 2^20 addresses.
+    if not 12 <= service.prefixlen <= 28:
+        raise SettingsError("serviceCidr", str(service), "must have a prefix between /12 and /28")
+    for key, cidr in (("podNetworkCidr", pod), ("serviceCidr", service)):
+        problem = _special_address_problem(cidr.network_address)
+        if problem:
+            raise SettingsError(key, str(cidr), problem.replace("address", "network"))
     if pod.overlaps(service):
         raise SettingsError("podNetworkCidr", str(pod), f"overlaps serviceCidr {service}")
     for key, cidr in (("podNetworkCidr", pod), ("serviceCidr", service)):
-        if cidr.overlaps(network.node_network):
-            raise SettingsError(key, str(cidr), f"overlaps nodeNetwork {network.node_network}")
-    ttl = reader.text("joinTokenTtl")
-    if not re.match(r"^(\d+h)?(\d+m)?(\d+s)?$", ttl) or ttl in ("", "0h", "0m", "0s"):
-        raise SettingsError("joinTokenTtl", ttl, "must be a duration such as 1h or 30m")
-    return KubernetesSettings(
-        version=version,
-        image_repository=reader.matching("imageRepository", _IMAGE),
-        pod_network_cidr=pod,
-        service_cidr=service,
-        keep_swap=reader.boolean("keepSwap"),
-        join_token_ttl=ttl,
-    )
-
-
-def _registry_settings(
-    reader: _Reader, network: NetworkSettings, nodes: tuple[NodeSpec, ...]
-) -> RegistrySettings:
-    address = _address("registryAddress", reader.text("registryAddress"))
-    if address not in network.node_network:
-        raise SettingsError(
-            "registryAddress", str(address), f"is outside nodeNetwork {network.node_network}"
-        )
-    for node in nodes:
-        if node.address == address:
+        if cidr.overlaps(node_network):
+            raise SettingsError(key, str(cidr), f"overlaps nodeNetwork {node_network}")
+        if cidr.overlaps(DOCKER_BRIDGE):
             raise SettingsError(
-                "registryAddress", str(address), f"is the address of node {node.name}"
+                key, str(cidr), f"overlaps Docker's bridge network {DOCKER_BRIDGE} on every node"
             )
-    if address == network.gateway:
-        raise SettingsError("registryAddress", str(address), "is the nodes' gateway address")
-    storage = reader.matching("registryStoragePath", _ABSOLUTE_PATH)
-    return RegistrySettings(
-        address=address,
-        port=reader.integer("registryPort", 1, 65535),
-        image=reader.matching("registryImage", _IMAGE),
-        storage_path=storage,
-    )
 
 
-def _ssh_settings(reader: _Reader, host_source: HostSource) -> SshSettings:
-    user = reader.text("sshUser")
-    if not re.match(r"^[a-z_][a-z0-9_-]*$", user):
-        raise SettingsError("sshUser", user, "is not a valid user name")
-    private_key = reader.secret_text("sshPrivateKey")
-    public_key = reader.text("sshPublicKey", allow_empty=True)
-    if not private_key:
-        ssh_dir = Path.home() / ".ssh"
-        found = next((ssh_dir / n for n in _FALLBACK_KEYS if (ssh_dir / n).is_file()), None)
-        if found is None:
+def _check_registry(settings: Settings) -> None:
+    address, network = settings.registry.address, settings.network.node_network
+    problem = _host_address_problem(address, network)
+    if problem is None and address == settings.network.gateway:
+        problem = "is the nodes' gateway address"
+    for node in settings.nodes:
+        if problem is None and node.address == address:
+            problem = f"is the address of node {node.name}"
+    if problem:
+        raise SettingsError("registryAddress", str(address), problem)
+
+
+_QUANTITY_UNITS = {
+    "m": Decimal("0.001"),
+    "": Decimal(1),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+}
+
+
+def _quantity(value: str) -> Decimal:
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", value).groups()
+    return Decimal(number) * _QUANTITY_UNITS[unit]
+
+
+def _check_app(settings: Settings) -> None:
+    app = settings.app
+    # The API server refuses a request above its limit (core validation of ResourceRequirements).
+    for resource, request, limit in (
+        ("Cpu", app.cpu_request, app.cpu_limit),
+        ("Memory", app.memory_request, app.memory_limit),
+    ):
+        if _quantity(request) > _quantity(limit):
             raise SettingsError(
-                "sshPrivateKey",
-                "",
-                f"is not set and none of {', '.join(_FALLBACK_KEYS)} exists in {ssh_dir}; "
-                "run `ssh-keygen -t ed25519` or "
-                "`pulumi config set --secret sshPrivateKey < /path/to/key`",
+                f"app{resource}Request", request, f"is more than app{resource}Limit {limit}"
             )
-        private_key = found.read_text()
-        pub = found.with_name(found.name + ".pub")
-        if not public_key and pub.is_file():
-            public_key = pub.read_text().strip()
-    if host_source is HostSource.LIBVIRT and not public_key:
-        raise SettingsError(
-            "sshPublicKey", "", "is needed to authorise the SSH user on the VMs (cloud-init)"
-        )
-    if public_key and not re.match(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-\S+) \S+", public_key):
-        raise SettingsError("sshPublicKey", public_key, "is not an OpenSSH public key line")
-    return SshSettings(
-        user=user, public_key=public_key, private_key=pulumi.Output.secret(private_key)
-    )
-
-
-def _url_list(reader: _Reader, key: str) -> tuple[str, ...]:
-    urls = reader.strings(key)
-    for i, url in enumerate(urls):
-        if not re.match(r"^https?://\S+$", url):
-            raise SettingsError(f"{key}[{i}]", url, "must be an http(s) URL")
-    return urls
-
-
-def _url(reader: _Reader, key: str) -> str:
-    url = reader.text(key)
-    if not re.match(r"^https?://\S+$", url):
-        raise SettingsError(key, url, "must be an http(s) URL")
-    return url
-
-
-def _app_settings(reader: _Reader) -> AppSettings:
-    name = _hostname("appName", reader.text("appName"))
-    probe = reader.text("appProbePath")
-    if not probe.startswith("/"):
-        raise SettingsError("appProbePath", probe, "must start with /")
-    tag = reader.text("appImageTag")
-    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
-        raise SettingsError("appImageTag", tag, "is not a valid image tag")
-    return AppSettings(
-        name=name,
-        image_tag=tag,
-        seed_image=reader.matching("appSeedImage", _IMAGE, allow_empty=True) or None,
-        seed_tool_image=reader.matching("appSeedToolImage", _IMAGE),
-        replicas=reader.integer("appReplicas", 1, 100),
-        port=reader.integer("appPort", 1, 65535),
-        node_port=reader.integer("appNodePort", 30000, 32767),
-        probe_path=probe,
-        cpu_request=reader.matching("appCpuRequest", _QUANTITY),
-        cpu_limit=reader.matching("appCpuLimit", _QUANTITY),
-        memory_request=reader.matching("appMemoryRequest", _QUANTITY),
-        memory_limit=reader.matching("appMemoryLimit", _QUANTITY),
-    )
-
-
-def load_settings() -> Settings:
-    """Read and validate the whole configuration; raises SettingsError on the first bad value."""
-    reader = _Reader()
-    source_text = reader.text("hostSource")
-    try:
-        host_source = HostSource(source_text)
-    except ValueError:
-        raise SettingsError("hostSource", source_text, "must be libvirt or existing") from None
-    nodes = _nodes(reader, host_source)
-    network = _network_settings(reader, nodes)
-    kubernetes = _kubernetes_settings(reader, network)
-    registry = _registry_settings(reader, network, nodes)
-    bridge = reader.matching("libvirtBridge", _INTERFACE, allow_empty=True) or None
-    pool_path = reader.matching("storagePoolPath", _ABSOLUTE_PATH)
-    base_image = reader.text("baseImage")
-    if not re.match(r"^(https?://\S+|/\S+)$", base_image):
-        raise SettingsError("baseImage", base_image, "must be an http(s) URL or an absolute path")
-    libvirt = LibvirtSettings(
-        uri=reader.text("libvirtUri"),
-        network_name=reader.matching("libvirtNetworkName", _NAME),
-        bridge=bridge,
-        pool_name=reader.matching("storagePoolName", _NAME),
-        pool_path=pool_path,
-        base_image=base_image,
-    )
-    if not re.match(r"^[a-z0-9+]+://", libvirt.uri):
-        raise SettingsError(
-            "libvirtUri", libvirt.uri, "is not a libvirt URI such as qemu:///system"
-        )
-    packages = PackageSettings(
-        centos_vault_base_urls=_url_list(reader, "centosVaultBaseUrls"),
-        docker_ce_repo_url=_url(reader, "dockerCeRepoUrl"),
-        docker_ce_gpg_key=_url(reader, "dockerCeGpgKey"),
-        docker_version=reader.matching("dockerVersion", _PACKAGE_VERSION),
-        kubernetes_repo_url=_url(reader, "kubernetesRepoUrl"),
-        kubernetes_cni_version=reader.matching("kubernetesCniVersion", _PACKAGE_VERSION),
-        registry_mirrors=_url_list(reader, "registryMirrors"),
-    )
-    if not packages.centos_vault_base_urls:
-        raise SettingsError("centosVaultBaseUrls", [], "needs at least one mirror")
-    return Settings(
-        host_source=host_source,
-        nodes=nodes,
-        network=network,
-        ssh=_ssh_settings(reader, host_source),
-        libvirt=libvirt,
-        packages=packages,
-        kubernetes=kubernetes,
-        registry=registry,
-        flannel_image=reader.matching("flannelImage", _IMAGE),
-        app=_app_settings(reader),
-    )

@@ -1,4 +1,4 @@
-"""One node VM: a copy-on-write disk, a cloud-init seed and a libvirt domain."""
+"""One node VM: its SSH host key, a copy-on-write disk, a cloud-init seed and a libvirt domain."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 
 import pulumi
 import pulumi_libvirt as libvirt
+import pulumi_tls as tls
 
 from components import cloud_init
 from components.network import NodeNetwork
@@ -17,9 +18,13 @@ GIB = 1024**3
 
 
 class NodeVm(pulumi.ComponentResource):
-    """A CentOS 7 VM for one node, with its static address, hostname and SSH key from cloud-init."""
+    """A CentOS 7 VM for one node, with its static address, hostname, the SSH user's key and a
+    host key made here (so every connection can pin it) from cloud-init."""
 
     domain: libvirt.Domain
+    disk: libvirt.Volume
+    host_public_key: pulumi.Output[str]
+    """The VM's SSH host key, an OpenSSH `ssh-ed25519 ...` line."""
 
     def __init__(
         self,
@@ -35,17 +40,31 @@ class NodeVm(pulumi.ComponentResource):
         super().__init__("kubeadm-libvirt:vm:NodeVm", name, None, opts)
         # libvirt names are unique on the host: a replacement must delete the old one first.
         child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        host_key = tls.PrivateKey(
+            f"{name}-host-key",
+            algorithm="ED25519",
+            opts=pulumi.ResourceOptions(
+                parent=self, additional_secret_outputs=["privateKeyOpenssh"]
+            ),
+        )
+        self.host_public_key = host_key.public_key_openssh.apply(str.strip)
         documents = {
             "meta_data": cloud_init.meta_data(node),
-            "user_data": cloud_init.user_data(node, ssh_user, public_key),
             "network_config": cloud_init.network_config(node, network),
         }
-        # cloud-init applies these once per disk: a changed hostname, address or key needs a
-        # fresh disk (and so a fresh VM), which the content hash in the disk's name brings about.
-        digest = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()[:10]
-        disk = libvirt.Volume(
+        user_data = pulumi.Output.all(host_key.private_key_openssh, self.host_public_key).apply(
+            lambda keys: cloud_init.user_data(node, ssh_user, public_key, *keys)
+        )
+        # cloud-init applies hostname, address and keys once per disk: a change to any of them
+        # needs a fresh disk (and so a fresh VM), which a hash of the documents in the disk's
+        # name brings about. The host key enters it through its public half, so the name is no
+        # secret; the user-data with the private half is.
+        disk_name = pulumi.Output.all(
+            self.host_public_key, cloud_init.user_data(node, ssh_user, public_key, "", "")
+        ).apply(lambda parts: f"{node.name}-{_digest(documents, *parts)}.qcow2")
+        self.disk = libvirt.Volume(
             f"{name}-disk",
-            name=f"{node.name}-{digest}.qcow2",
+            name=disk_name,
             pool=store.pool_name,
             base_volume_id=store.base_volume_id,
             size=node.disk_gib * GIB,
@@ -56,6 +75,7 @@ class NodeVm(pulumi.ComponentResource):
             f"{name}-seed",
             name=f"{node.name}-seed.iso",
             pool=store.pool_name,
+            user_data=pulumi.Output.secret(user_data),
             **documents,
             opts=child,
         )
@@ -67,9 +87,28 @@ class NodeVm(pulumi.ComponentResource):
             cpu=libvirt.DomainCpuArgs(mode="host-passthrough"),
             autostart=True,
             cloudinit=seed.id,
-            disks=[libvirt.DomainDiskArgs(volume_id=disk.id)],
+            disks=[libvirt.DomainDiskArgs(volume_id=self.disk.id)],
             network_interfaces=[node_network.interface(node.mac, node.name)],
             consoles=[libvirt.DomainConsoleArgs(type="pty", target_port="0", target_type="serial")],
-            opts=child,
+            # Without a graphics block the provider adds SPICE (terraform-provider-libvirt@v0.8.1:
+            # libvirt/domain_def.go newDomainDef), which QEMU on RHEL 9 and its rebuilds refuses;
+            # VNC on the hypervisor's loopback only. The block's type defaults to spice and its
+            # listen_type to none, so both are set. A video block's type defaults to cirrus
+            # (libvirt/domain.go), gone from RHEL 9 too: plain VGA.
+            graphics=libvirt.DomainGraphicsArgs(
+                type="vnc", listen_type="address", listen_address="127.0.0.1", autoport=True
+            ),
+            video=libvirt.DomainVideoArgs(type="vga"),
+            # A changed NIC is only an update in the provider, and that update edits DHCP host
+            # entries, never which network the NIC is on (libvirt/resource_libvirt_domain.go):
+            # a NIC change rebuilds the domain (on the same disk) instead.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(replace_on_changes=["networkInterfaces"])
+            ),
         )
-        self.register_outputs({"domain_id": self.domain.id})
+        self.register_outputs({"domain_id": self.domain.id, "disk_id": self.disk.id})
+
+
+def _digest(documents: dict[str, str], *parts: str) -> str:
+    text = json.dumps([documents, parts], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pulumi
+import yaml
 from pulumi_command import remote
 
 from components import scripts
@@ -11,13 +14,48 @@ from components.hosts import Host
 from components.node import NodePreparation
 from components.settings import Settings
 
+# What `kubeadm token create --print-join-command` prints (kubeadm 1.13).
+_JOIN_COMMAND = re.compile(
+    r"kubeadm join (?P<endpoint>\S+) --token (?P<token>[a-z0-9]{6}\.[a-z0-9]{16}) "
+    r"--discovery-token-ca-cert-hash (?P<hash>sha256:[0-9a-f]{64})\s*"
+)
+
+
+def join_configuration(join_command: str, node_name: str, endpoint: str) -> str:
+    """The kubeadm.k8s.io/v1beta1 JoinConfiguration for a printed join command: token
+    discovery pinned to the CA hash, and this node's name (kubernetes/kubernetes@v1.13.1:
+    cmd/kubeadm/app/apis/kubeadm/v1beta1/types.go JoinConfiguration)."""
+    parsed = _JOIN_COMMAND.fullmatch(join_command)
+    if parsed is None:  # never echo it: it holds a token
+        raise ValueError("kubeadm token create did not print a join command")
+    document = {
+        "apiVersion": "kubeadm.k8s.io/v1beta1",
+        "kind": "JoinConfiguration",
+        "discovery": {
+            "bootstrapToken": {
+                "apiServerEndpoint": endpoint,
+                "token": parsed["token"],
+                "caCertHashes": [parsed["hash"]],
+            }
+        },
+        "nodeRegistration": {"name": node_name},
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def token_id(join_command: str) -> str:
+    parsed = _JOIN_COMMAND.fullmatch(join_command)
+    return parsed["token"].split(".")[0] if parsed else ""
+
 
 class WorkerNode(pulumi.ComponentResource):
-    """Creates a short-lived token on the master, joins the worker with it (passed as a secret
-    on stdin), then waits on the master until the Node registered and retires the token.
+    """Creates a short-lived token on the master, joins the worker with it (a JoinConfiguration
+    passed as a secret on stdin, never on a command line), then waits on the master until the
+    Node registered and retires the token.
 
-    Adding a worker later gets a fresh token then; nothing stale is kept. On delete the master
-    drains and deletes the Node first, then the worker is reset.
+    The token and the join are replaced together (same cluster, same worker machine), so a join
+    only ever runs with a token made for it. On delete the master drains and deletes the Node
+    first, then the worker is reset.
     """
 
     join: remote.Command
@@ -34,6 +72,7 @@ class WorkerNode(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:bootstrap:WorkerNode", name, None, opts)
+        this_join = [control_plane.init.id, *worker.identity]
         join_command = master.run(
             f"{name}-join-command",
             self,
@@ -41,14 +80,13 @@ class WorkerNode(pulumi.ComponentResource):
                 "create-join-command",
                 NODE_NAME=master.name,
                 WORKER_NAME=worker.name,
-                TOKEN_TTL=settings.kubernetes.join_token_ttl,
+                TOKEN_TTL=settings.kubernetes.token_ttl,
             ),
+            triggers=this_join,
             options=pulumi.ResourceOptions(additional_secret_outputs=["stdout"]),
-            # A new token whenever the cluster or the worker is rebuilt.
-            triggers=[control_plane.init.id, preparation.command.id],
             logging=remote.Logging.NONE,
         )
-        secret_join_command = pulumi.Output.secret(join_command.stdout)
+        printed = pulumi.Output.secret(join_command.stdout)
         self.join = worker.run(
             f"{name}-join",
             self,
@@ -58,10 +96,13 @@ class WorkerNode(pulumi.ComponentResource):
                 CONTROL_PLANE_ENDPOINT=control_plane.endpoint,
                 IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
             ),
+            update=scripts.render("check-joined", NODE_NAME=worker.name),
             delete=reset_script(worker.name, settings),
+            stdin=printed.apply(
+                lambda text: join_configuration(text, worker.name, control_plane.endpoint)
+            ),
+            triggers=[control_plane.init.id, preparation.command.id],
             options=pulumi.ResourceOptions(delete_before_replace=True),
-            stdin=secret_join_command,
-            triggers=[control_plane.init.id],
         )
         on_master = {"NODE_NAME": master.name, "WORKER_NAME": worker.name}
         self.registered = master.run(
@@ -69,8 +110,8 @@ class WorkerNode(pulumi.ComponentResource):
             self,
             create=scripts.render("wait-node-registered", **on_master),
             delete=scripts.render("remove-node", **on_master),
-            options=pulumi.ResourceOptions(delete_before_replace=True),
-            stdin=secret_join_command,
+            stdin=printed.apply(token_id),
             triggers=[self.join.id],
+            options=pulumi.ResourceOptions(delete_before_replace=True),
         )
         self.register_outputs({"registered": self.registered.id})

@@ -5,6 +5,8 @@ resource graph, and a runner that evaluates __main__.py in process (no CLI, no n
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import json
 import runpy
 import shlex
@@ -17,6 +19,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
 
@@ -25,10 +29,24 @@ PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 PROJECT = PROJECT_FILE["name"]
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
-FAKE_PRIVATE_KEY = (
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nZmFrZS10ZXN0LWtleQ==\n-----END OPENSSH PRIVATE KEY-----\n"
-)
-FAKE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests test@example"
+
+@functools.cache
+def key_pair(label: str) -> tuple[str, str]:
+    """A deterministic, unencrypted Ed25519 key pair (OpenSSH private key, public key line);
+    cached, since OpenSSH's private key format carries random check bytes."""
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return private, public.decode()
+
+
+FAKE_PRIVATE_KEY, FAKE_PUBLIC_KEY = key_pair("the test user")
 
 # What kubeadm writes into admin.conf, deliberately pointing at another interface so tests can
 # tell whether the program pins the server to the configured master address.
@@ -130,24 +148,34 @@ class Registered:
 
 
 class Mocks(pulumi.runtime.Mocks):
-    """Fills in only what providers compute: ids, and the stdout of the remote commands."""
+    """Fills in only what providers compute: ids, the stdout of the remote commands and the
+    keys pulumi-tls makes. generations[name] > 0 stands for a resource that was made again
+    (replaced): it gets a new id, and new output where a real provider would give one."""
 
-    def __init__(self) -> None:
+    def __init__(self, generations: dict[str, int] | None = None) -> None:
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.generations = generations or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        generation = self.generations.get(args.name, 0)
         outputs = dict(args.inputs)
         if args.typ == "command:remote:Command":
-            outputs["stdout"] = self._stdout(args.name)
+            outputs["stdout"] = self._stdout(args.name, generation)
             outputs["stderr"] = ""
-        return [f"{args.name}-id", outputs]
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            private, public = key_pair(f"{args.name} {generation}")
+            outputs.update(privateKeyOpenssh=private, publicKeyOpenssh=public + "\n")
+        suffix = f"-{generation}" if generation else ""
+        return [f"{args.name}-id{suffix}", outputs]
 
     @staticmethod
-    def _stdout(name: str) -> str:
+    def _stdout(name: str, generation: int) -> str:
         if name.endswith("-kubeconfig"):
-            return MOCK_ADMIN_CONF
+            return MOCK_ADMIN_CONF.replace("S0VZ", f"S0VZ{generation}" if generation else "S0VZ")
         if name.endswith("-join-command"):
-            return MOCK_JOIN_COMMAND
+            return MOCK_JOIN_COMMAND.replace(
+                "abcdef.", f"abcde{generation % 10}." if generation else "abcdef."
+            )
         return f"==> {name} done"
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -30,6 +30,9 @@ from functools import cache
 from pathlib import Path
 
 STUBS_SOURCE = Path(__file__).parent / "stubs"
+# CentOS 7's shell is bash 4.2 (4.2.46); Debian's is 5.2. When the static bash 4.2 from the
+# shared test tools is there, the scripts run under it (see tests/stubs/sudo), as on CentOS 7.
+CENTOS_BASH = Path(__file__).resolve().parents[2] / "shared" / "tools" / "bash-4.2.45"
 SANDBOX_PATH = "/.stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RUN_TIMEOUT_SECONDS = 60
 
@@ -99,6 +102,11 @@ exec setpriv --inh-caps=-all --bounding-set="$caps" \
 """
 
 
+def script_shell() -> str:
+    """The bash version the host scripts run under in the sandbox."""
+    return "4.2 (CentOS 7)" if CENTOS_BASH.is_file() else "the host's bash"
+
+
 def unavailable_reason() -> str | None:
     """Why the sandbox cannot run here, or None. Only a non-root user is a reason to skip."""
     if os.geteuid() != 0:
@@ -115,6 +123,9 @@ def _stubs_dir() -> Path:
         target = directory / source.name
         shutil.copyfile(source, target)
         target.chmod(0o755)
+    if CENTOS_BASH.is_file():
+        shutil.copyfile(CENTOS_BASH, directory / "_centos-bash")
+        (directory / "_centos-bash").chmod(0o755)
     shadows = []
     seen = set()
     names = [p.name for p in STUBS_SOURCE.iterdir() if not p.name.startswith("_")]

@@ -197,7 +197,7 @@ def test_registry_runs_on_the_master_with_hostpath_storage_and_a_v2_readiness_pr
         for t in pod["tolerations"]
     )
     (container,) = pod["containers"]
-    assert container["image"] == "registry:2"
+    assert container["image"] == "docker.io/library/registry:2.8.3"
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/"
     (volume,) = pod["volumes"]
     assert volume["hostPath"]["path"] == "/var/lib/registry"
@@ -310,14 +310,16 @@ def test_no_seed_job_when_you_push_the_image_yourself():
 
 @st.composite
 def pod_cidrs(draw) -> str:
-    """Private IPv4 networks of /8 to /24 that avoid the dev node and service networks."""
-    prefix = draw(st.integers(min_value=8, max_value=24))
+    """Private IPv4 networks of /8 to /22 (each of the three nodes gets a /24 from it) that
+    avoid the dev node and service networks and Docker's bridge."""
+    prefix = draw(st.integers(min_value=8, max_value=22))
     base = draw(st.sampled_from(["10.0.0.0/8", "172.16.0.0/12"]))
     space = IPv4Network(base)
     offset = draw(st.integers(min_value=0, max_value=space.num_addresses - 1))
     network = IPv4Network(f"{space.network_address + offset}/{prefix}", strict=False)
     assume(network.subnet_of(space))
     assume(not network.overlaps(IPv4Network("10.96.0.0/12")))
+    assume(not network.overlaps(IPv4Network("172.17.0.0/16")))
     return str(network)
 
 

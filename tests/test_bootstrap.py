@@ -81,13 +81,14 @@ def test_preparation_values_come_from_settings(dev_run):
     assert values["KUBELET_SYSCONFIG"] == "KUBELET_EXTRA_ARGS="
 
 
-def test_daemon_json_uses_the_plural_keys_dockerd_reads(dev_run):
+def test_daemon_json_uses_the_plural_keys_dockerd_reads():
+    run = run_program(stack_config("dev", registryMirrors=["https://mirror.example/"]))
     values = script_values(
-        script_of(commands(dev_run)["node-k8s-master-prepare"].plain_inputs["create"])
+        script_of(commands(run)["node-k8s-master-prepare"].plain_inputs["create"])
     )
     daemon = json.loads(values["DAEMON_JSON"])
     assert daemon["insecure-registries"] == ["192.168.50.24:5000"]
-    assert daemon["registry-mirrors"] == ["http://hub-mirror.c.163.com"]
+    assert daemon["registry-mirrors"] == ["https://mirror.example/"]
     assert "registry-mirror" not in daemon and "insecure-registry" not in daemon
     assert values["INSECURE_REGISTRY"] == "192.168.50.24:5000"
 
@@ -207,7 +208,7 @@ def test_each_worker_gets_its_own_token_made_on_the_master(dev_run, worker):
     assert host_of(token) == "192.168.50.21"
     values = script_values(script_of(token.plain_inputs["create"]))
     assert values["WORKER_NAME"] == worker
-    assert values["TOKEN_TTL"] == "1h"
+    assert values["TOKEN_TTL"] == "3600s"  # joinTokenTtl 1h, as a Go duration kubeadm parses
     assert token.plain_inputs["logging"] == "none"
     assert "stdout" in token.additional_secret_outputs
 
@@ -217,8 +218,17 @@ def test_join_runs_on_the_worker_with_the_token_as_secret_stdin(dev_run, worker)
     join = commands(dev_run)[f"worker-{worker}-join"]
     assert host_of(join) == {"k8s-node01": "192.168.50.22", "k8s-node02": "192.168.50.23"}[worker]
     assert is_secret_input(join.inputs["stdin"])
-    assert join.plain_inputs["stdin"] == MOCK_JOIN_COMMAND
-    assert "abcdef.0123456789abcdef" not in join.plain_inputs["create"]
+    config = yaml.safe_load(join.plain_inputs["stdin"])
+    assert (config["apiVersion"], config["kind"]) == ("kubeadm.k8s.io/v1beta1", "JoinConfiguration")
+    discovery = config["discovery"]["bootstrapToken"]
+    assert discovery == {
+        "apiServerEndpoint": "192.168.50.21:6443",
+        "token": "abcdef.0123456789abcdef",
+        "caCertHashes": ["sha256:" + "0" * 64],
+    }
+    assert config["nodeRegistration"] == {"name": worker}
+    for step in ("create", "update", "delete"):
+        assert "abcdef.0123456789abcdef" not in join.plain_inputs[step], step
 
 
 @pytest.mark.parametrize("worker", WORKERS)
@@ -239,7 +249,9 @@ def test_workers_join_in_parallel(dev_run):
 
 def test_join_is_guarded_by_kubelet_conf(dev_run):
     body = script_of(commands(dev_run)["worker-k8s-node01-join"].plain_inputs["create"])
-    assert body.index("if [[ -f /etc/kubernetes/kubelet.conf ]]") < body.index('"${join_args[@]}"')
+    assert body.index("if [[ -f /etc/kubernetes/kubelet.conf ]]") < body.index(
+        'kubeadm join "${join_flags[@]}"'
+    )
 
 
 def test_removing_a_worker_drains_it_on_the_master_before_resetting_it(dev_run):
@@ -297,7 +309,7 @@ def test_no_command_uses_environment_or_previous_output(dev_run):
 def rendered_scripts(run) -> dict[str, str]:
     scripts = {}
     for command in run.of_type(COMMAND):
-        for step in ("create", "delete"):
+        for step in ("create", "update", "delete"):
             if command.plain_inputs.get(step):
                 scripts[f"{command.name}.{step}"] = script_of(command.plain_inputs[step])
     return scripts

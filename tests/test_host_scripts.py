@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
     MOCK_JOIN_COMMAND,
     ROOT,
@@ -34,6 +36,8 @@ from sandbox import (
     unavailable_reason,
 )
 
+from components.worker import join_configuration, token_id
+
 _reason = unavailable_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 
@@ -45,6 +49,7 @@ ADDRESSES = {
 }
 NODES = list(ADDRESSES)
 INIT = "control-plane-init"
+USER_KUBECONFIG = "control-plane-user-kubeconfig"
 KUBECONFIG = "control-plane-kubeconfig"
 JOIN_COMMAND = f"worker-{WORKER}-join-command"
 JOIN = f"worker-{WORKER}-join"
@@ -62,6 +67,7 @@ HOSTS_BLOCK = (
     "192.168.50.21 k8s-master\n192.168.50.22 k8s-node01\n192.168.50.23 k8s-node02\n"
     "# END kubeadm-libvirt\n"
 )
+TOKEN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
 JOIN_PATTERN = re.compile(
     r"kubeadm join 192\.168\.50\.21:6443 --token ([a-z0-9]{6})\.[a-z0-9]{16} "
     r"--discovery-token-ca-cert-hash sha256:[0-9a-f]{64}"
@@ -95,6 +101,7 @@ class Sent:
 
     name: str
     create: str
+    update: str | None
     delete: str | None
     stdin: str | None
 
@@ -103,7 +110,7 @@ class Sent:
 
     def script_name(self, phase: str) -> str | None:
         """Which components/scripts/*.sh the create or delete line runs."""
-        line = self.create if phase == "create" else self.delete
+        line = getattr(self, phase)
         if line is None:
             return None
         found = re.search(r"^# kubeadm-libvirt (\S+)\.sh$", script_of(line), re.MULTILINE)
@@ -118,6 +125,7 @@ def _evaluate(**overrides) -> dict[str, Sent]:
         r.name: Sent(
             r.name,
             r.plain_inputs["create"],
+            r.plain_inputs.get("update"),
             r.plain_inputs.get("delete"),
             r.plain_inputs.get("stdin"),
         )
@@ -131,9 +139,15 @@ def sent() -> dict[str, Sent]:
     return _evaluate(hostSource="existing")
 
 
+def joining(join_command: str) -> str:
+    """The JoinConfiguration the program makes of a printed join command."""
+    return join_configuration(join_command, WORKER, "192.168.50.21:6443")
+
+
 def run(lab: Lab, host: str, command: Sent, phase: str = "create", stdin: str | None = None):
-    """Run a command's create or delete line on a host, with the stdin the program gives it."""
-    line = command.create if phase == "create" else command.delete
+    """Run a command's create, update or delete line on a host, with the stdin the program
+    gives it."""
+    line = getattr(command, phase)
     assert line is not None, f"{command.name} has no {phase} command"
     if stdin is None:
         stdin = command.stdin or ""
@@ -249,11 +263,12 @@ def test_libvirt_mode_sends_the_same_scripts_as_existing_machines(dev_run, sent)
     for resource in dev_run.of_type("command:remote:Command"):
         inputs = resource.plain_inputs
         ours = sent[resource.name]
-        assert (inputs["create"], inputs.get("delete"), inputs.get("stdin")) == (
-            ours.create,
-            ours.delete,
-            ours.stdin,
-        ), resource.name
+        assert (
+            inputs["create"],
+            inputs.get("update"),
+            inputs.get("delete"),
+            inputs.get("stdin"),
+        ) == (ours.create, ours.update, ours.delete, ours.stdin), resource.name
 
 
 def test_sandbox_shadows_every_tool_that_could_change_the_real_host(fresh, clone):
@@ -394,7 +409,7 @@ def test_daemon_json_is_json_with_the_plural_keys_and_the_registry(prepared):
     for node in NODES:
         config = json.loads(prepared.lab.host(node).read("/etc/docker/daemon.json"))
         assert config["insecure-registries"] == [REGISTRY], node
-        assert config["registry-mirrors"] == ["http://hub-mirror.c.163.com"], node
+        assert config["registry-mirrors"] == [], node  # none by default: Docker Hub directly
         assert config["exec-opts"] == ["native.cgroupdriver=systemd"], node
         assert "insecure-registry" not in config and "registry-mirror" not in config, node
 
@@ -552,8 +567,10 @@ def test_init_brings_up_the_control_plane(initialised):
     assert master.unit("kubelet") == (True, True)
 
 
-def test_init_gives_root_and_the_ssh_user_the_admin_kubeconfig(initialised):
-    master = initialised.lab.host(MASTER)
+def test_user_kubeconfig_gives_root_and_the_ssh_user_the_admin_kubeconfig(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
     admin = master.read("/etc/kubernetes/admin.conf")
     files = master.snapshot()
     for home, owner in (("root", (0, 0)), ("home/centos", (1000, 1000))):
@@ -563,12 +580,49 @@ def test_init_gives_root_and_the_ssh_user_the_admin_kubeconfig(initialised):
         assert (directory.mode, directory.owner) == (0o700, owner), home
 
 
-def test_init_keeps_the_bootstrap_token_out_of_its_output(initialised):
+def test_user_kubeconfig_repairs_mode_and_owner_even_when_the_content_is_equal(
+    initialised, clone, sent
+):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    config = master.path("/home/centos/.kube/config")
+    config.chmod(0o644)
+    os.chown(config, 0, 0)
+    master.path("/home/centos/.kube").chmod(0o755)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    files = master.snapshot()
+    assert (files["home/centos/.kube/config"].mode, files["home/centos/.kube/config"].owner) == (
+        0o600,
+        (1000, 1000),
+    )
+    assert files["home/centos/.kube"].mode == 0o700
+
+
+def test_user_kubeconfig_second_run_changes_nothing(initialised, clone, sent):
+    lab = clone(initialised)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    assert_second_run_is_a_no_op(lab.host(MASTER), sent[USER_KUBECONFIG])
+
+
+def test_user_kubeconfig_restores_a_lost_copy_without_a_new_init(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    master.path("/home/centos/.kube/config").unlink()
+    result = succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    assert not result.ran("kubeadm"), result
+    assert master.read("/home/centos/.kube/config") == master.read("/etc/kubernetes/admin.conf")
+
+
+def test_init_keeps_the_bootstrap_token_out_of_its_output_and_retires_it(initialised):
     result = initialised.results[INIT]
-    (token_id,) = initialised.lab.tokens()
-    assert token_id not in result.stdout + result.stderr
     log = initialised.lab.host(MASTER).snapshot()["var/log/kubeadm-init.log"]
-    assert log.mode == 0o600 and token_id.encode() in log.content
+    (token,) = set(TOKEN.findall(log.content.decode()))
+    assert token not in result.stdout + result.stderr
+    assert log.mode == 0o600
+    assert result.ran("kubeadm", "token", "delete", token.split(".")[0]), result
+    assert initialised.lab.tokens() == {}, "kubeadm init's 24h token must not outlive the init"
 
 
 def test_init_second_run_changes_nothing(initialised, clone, sent):
@@ -577,30 +631,33 @@ def test_init_second_run_changes_nothing(initialised, clone, sent):
     assert "control plane already initialised" in result.stdout
 
 
-def test_init_rerun_restores_a_lost_user_kubeconfig_without_a_new_init(initialised, clone, sent):
-    lab = clone(initialised)
-    master = lab.host(MASTER)
-    master.path("/home/centos/.kube/config").unlink()
-    result = succeeded(run(lab, MASTER, sent[INIT]))
-    assert not result.ran("kubeadm", "init"), result
-    assert master.read("/home/centos/.kube/config") == master.read("/etc/kubernetes/admin.conf")
-
-
-@pytest.mark.parametrize("phase", ["preflight", "wait-control-plane"])
+@pytest.mark.parametrize("phase", ["preflight", "wait-control-plane", "addon"])
 def test_init_failure_then_a_rerun_gets_a_working_control_plane(prepared, clone, sent, phase):
     lab = clone(prepared)
     master = lab.host(MASTER)
     master.fail("kubeadm-init", phase)
     result = failed(run(lab, MASTER, sent[INIT]), "kubeadm init failed")
-    assert "--token" not in result.stdout + result.stderr
+    assert not TOKEN.search(result.stdout + result.stderr), result
     assert not lab.initialised
     master.recover("kubeadm-init")
     rerun = succeeded(run(lab, MASTER, sent[INIT]))
     assert len(rerun.ran("kubeadm", "init")) == 1, f"{INIT}: the rerun did not init\n{rerun}"
     assert lab.initialised and lab.nodes() == [MASTER]
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
     admin = master.read("/etc/kubernetes/admin.conf")
     assert master.read("/home/centos/.kube/config") == admin
     assert master.read("/root/.kube/config") == admin
+
+
+def test_a_failed_init_shows_its_log_tail_with_the_printed_token_redacted(prepared, clone, sent):
+    """kubeadm 1.13 runs the addon phase after printing "[bootstrap-token] Using token: ..."."""
+    lab = clone(prepared)
+    lab.host(MASTER).fail("kubeadm-init", "addon")
+    result = failed(run(lab, MASTER, sent[INIT]), "kubeadm init failed")
+    log = lab.host(MASTER).read("/var/log/kubeadm-init.log")
+    assert TOKEN.search(log), "the stub must print the token before failing"
+    assert "[bootstrap-token] Using token: [redacted]" in result.stderr, result
+    assert "error execution phase addon" in result.stderr, result
 
 
 # --- print-kubeconfig.sh ---------------------------------------------------------------------
@@ -639,12 +696,12 @@ def test_join_command_is_a_fresh_token_for_the_worker(initialised, clone, sent):
         "token",
         "create",
         "--ttl",
-        "1h",
+        "3600s",
         "--description",
         f"join {WORKER}",
         "--print-join-command",
     )
-    assert lab.tokens()[match.group(1)][1:] == ["1h", f"join {WORKER}"]
+    assert lab.tokens()[match.group(1)][1:] == ["3600s", f"join {WORKER}"]
 
 
 def test_join_command_second_run_changes_no_file(initialised, clone, sent):
@@ -669,12 +726,13 @@ def test_join_command_fails_when_the_token_cannot_be_made_and_a_rerun_works(
 # --- join-worker.sh --------------------------------------------------------------------------
 
 
-def test_join_runs_the_join_command_from_stdin_with_the_node_name(joined, sent):
+def test_join_runs_kubeadm_join_from_a_config_file_made_from_stdin(joined, sent):
     result = succeeded(joined.results[JOIN])
-    assert sent[JOIN].stdin == MOCK_JOIN_COMMAND
+    assert yaml.safe_load(sent[JOIN].stdin)["kind"] == "JoinConfiguration"
     joins = result.ran("kubeadm", "join")
-    assert [c.args for c in joins] == [(*MOCK_JOIN_COMMAND.split()[1:], "--node-name", WORKER)]
+    assert [c.args for c in joins] == [("join", "--config", "/run/kubeadm-libvirt-join.yaml")]
     worker = joined.lab.host(WORKER)
+    assert not worker.exists("/run/kubeadm-libvirt-join.yaml"), "the token file must not stay"
     assert worker.exists("/etc/kubernetes/kubelet.conf")
     assert worker.unit("kubelet") == (True, True)
     assert WORKER in joined.lab.nodes()
@@ -683,7 +741,7 @@ def test_join_runs_the_join_command_from_stdin_with_the_node_name(joined, sent):
 def test_join_token_never_appears_on_a_command_line_or_in_the_output(joined):
     result = joined.results[JOIN]
     secret = MOCK_JOIN_COMMAND.split("--token ")[1].split()[0]
-    leaks = [str(c) for c in result.calls if c.tool != "kubeadm" and secret in str(c)]
+    leaks = [str(c) for c in result.calls if secret in str(c)]
     assert not leaks, leaks
     assert secret not in result.stdout + result.stderr
     log = joined.lab.host(WORKER).snapshot()["var/log/kubeadm-join.log"]
@@ -699,7 +757,7 @@ def test_join_second_run_changes_nothing(joined, clone, sent):
 def test_join_without_a_join_command_fails_and_a_rerun_with_one_joins(initialised, clone, sent):
     lab = clone(initialised)
     lab.accept_join_command(MOCK_JOIN_COMMAND)
-    failed(run(lab, WORKER, sent[JOIN], stdin=""), "no kubeadm join command on stdin")
+    failed(run(lab, WORKER, sent[JOIN], stdin=""), "no kubeadm JoinConfiguration on stdin")
     assert WORKER not in lab.nodes()
     succeeded(run(lab, WORKER, sent[JOIN]))
     assert WORKER in lab.nodes()
@@ -712,7 +770,7 @@ def test_join_failure_then_a_rerun_joins(initialised, clone, sent, phase):
     worker = lab.host(WORKER)
     worker.fail("kubeadm-join", phase)
     result = failed(run(lab, WORKER, sent[JOIN]), "kubeadm join failed")
-    assert "--token" not in result.stdout + result.stderr
+    assert not TOKEN.search(result.stdout + result.stderr), result
     worker.recover("kubeadm-join")
     rerun = succeeded(run(lab, WORKER, sent[JOIN]))
     assert len(rerun.ran("kubeadm", "join")) == 1, f"{JOIN}: the rerun did not join\n{rerun}"
@@ -802,7 +860,7 @@ def test_remove_node_deletes_the_node_even_when_the_drain_fails(joined, clone, s
     lab = clone(joined)
     lab.host(MASTER).fail("kubectl-drain")
     result = succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
-    assert f"warning: drain of {WORKER} did not finish" in result.stderr
+    assert f"warning [{MASTER}]: drain of {WORKER} did not finish" in result.stderr
     assert lab.nodes() == [MASTER]
 
 
@@ -878,9 +936,9 @@ def test_join_then_destroy_leaves_a_worker_that_joins_again(prepared, clone, sen
     worker = lab.host(WORKER)
     prepared_files, prepared_rules = worker.snapshot(), worker.iptables()
     succeeded(run(lab, MASTER, sent[INIT]))
-    join_command = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout
-    succeeded(run(lab, WORKER, sent[JOIN], stdin=join_command))
-    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=join_command))
+    join_command = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip()
+    succeeded(run(lab, WORKER, sent[JOIN], stdin=joining(join_command)))
+    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=token_id(join_command)))
     worker.simulate_pod_network()
 
     # pulumi destroy: the registered command (on the master) goes first, then the join.
@@ -891,9 +949,9 @@ def test_join_then_destroy_leaves_a_worker_that_joins_again(prepared, clone, sen
     assert worker.iptables() == prepared_rules and worker.links() == ["eth0", "lo"]
     assert worker.unit("kubelet") == (True, False)
 
-    join_again = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout
-    succeeded(run(lab, WORKER, sent[JOIN], stdin=join_again))
-    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=join_again))
+    join_again = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip()
+    succeeded(run(lab, WORKER, sent[JOIN], stdin=joining(join_again)))
+    succeeded(run(lab, MASTER, sent[REGISTERED], stdin=token_id(join_again)))
     assert lab.nodes() == [MASTER, WORKER]
 
 
@@ -1009,10 +1067,13 @@ def test_registry_address_removal_failure_then_a_rerun_removes_it(prepared, clon
 EXERCISED = {
     ("node-k8s-master-prepare", "create"): "prepare-node",
     (INIT, "create"): "init-control-plane",
+    (INIT, "update"): "check-control-plane",
     (INIT, "delete"): "reset-node",
+    (USER_KUBECONFIG, "create"): "user-kubeconfig",
     (KUBECONFIG, "create"): "print-kubeconfig",
     (JOIN_COMMAND, "create"): "create-join-command",
     (JOIN, "create"): "join-worker",
+    (JOIN, "update"): "check-joined",
     (JOIN, "delete"): "reset-node",
     (REGISTERED, "create"): "wait-node-registered",
     (REGISTERED, "delete"): "remove-node",
@@ -1024,7 +1085,9 @@ EXERCISED = {
 def test_every_host_script_has_behaviour_tests_here(sent):
     on_disk = {p.stem for p in (ROOT / "components/scripts").glob("*.sh")} - {"lib"}
     sent_scripts = {
-        command.script_name(phase) for command in sent.values() for phase in ("create", "delete")
+        command.script_name(phase)
+        for command in sent.values()
+        for phase in ("create", "update", "delete")
     } - {None}
     for (resource, phase), script in EXERCISED.items():
         assert sent[resource].script_name(phase) == script, (resource, phase)

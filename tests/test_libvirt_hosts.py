@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import yaml
-from conftest import FAKE_PUBLIC_KEY, run_program, stack_config
+from conftest import FAKE_PUBLIC_KEY, key_pair, run_program, stack_config
 
 DOMAIN = "libvirt:index/domain:Domain"
 VOLUME = "libvirt:index/volume:Volume"
@@ -187,7 +187,10 @@ def test_a_changed_address_or_key_gives_that_node_a_fresh_disk():
     after = disk_names(run_program(stack_config("dev", nodes=nodes)))
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"cluster-k8s-node01-disk"}
-    rekeyed = disk_names(run_program(stack_config("dev", sshPublicKey="ssh-ed25519 AAAAnewkey x")))
+    other_private, other_public = key_pair("another user")
+    rekeyed = disk_names(
+        run_program(stack_config("dev", sshPrivateKey=other_private, sshPublicKey=other_public))
+    )
     assert all(before[name] != rekeyed[name] for name in before)
 
 

@@ -1,11 +1,11 @@
-"""Pulumi.yaml and Pulumi.dev.yaml are what the CLI accepts and what the README promises."""
+"""Pulumi.yaml and Pulumi.dev.yaml say what the README promises (the CLI's own rules for them
+are in test_boundaries.py)."""
 
 from __future__ import annotations
 
-import yaml
-from conftest import PROJECT, PROJECT_FILE, ROOT, stack_config
+import json
 
-SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
+from conftest import PROJECT, PROJECT_FILE, stack_config
 
 
 def test_project_is_python_with_a_virtualenv():
@@ -15,35 +15,9 @@ def test_project_is_python_with_a_virtualenv():
     assert runtime["options"]["virtualenv"] == ".venv"
 
 
-def test_every_config_key_has_a_description_a_default_and_a_type_the_cli_knows():
-    for key, decl in PROJECT_FILE["config"].items():
-        assert decl.get("description"), key
-        assert "default" in decl, f"{key}: without a default the CLI demands a value"
-        if key == "nodes":
-            # a list of objects: the project-file schema has no object type
-            assert "type" not in decl
-            continue
-        assert decl.get("type") in SIMPLE_TYPES, key
-        if decl["type"] == "array":
-            assert decl["items"]["type"] in SIMPLE_TYPES - {"array"}, key
-        elif decl["type"] == "integer":
-            assert isinstance(decl["default"], int), key
-        elif decl["type"] == "boolean":
-            assert isinstance(decl["default"], bool), key
-        else:
-            assert isinstance(decl["default"], str), key
-
-
-def test_stack_file_sets_only_declared_keys_of_the_declared_type():
-    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
-    declared = PROJECT_FILE["config"]
-    python_types = {"string": str, "integer": int, "boolean": bool, "array": list}
-    for full_key, value in stack.items():
-        namespace, _, key = full_key.partition(":")
-        assert namespace == PROJECT, full_key
-        assert key in declared, f"{full_key} is not declared in Pulumi.yaml"
-        if "type" in declared[key]:
-            assert isinstance(value, python_types[declared[key]["type"]]), full_key
+def test_every_config_key_has_a_description():
+    for key, declaration in PROJECT_FILE["config"].items():
+        assert len(declaration.get("description", "")) > 20, key
 
 
 def test_dev_stack_carries_the_tutorials_values():
@@ -52,6 +26,24 @@ def test_dev_stack_carries_the_tutorials_values():
     assert config[f"{PROJECT}:imageRepository"] == "registry.aliyuncs.com/google_containers"
     assert config[f"{PROJECT}:podNetworkCidr"] == "10.244.0.0/16"
     assert config[f"{PROJECT}:registryAddress"] == "192.168.50.24"
+    assert config[f"{PROJECT}:registryPort"] == "5000"
     assert "mirrors.aliyun.com/centos-vault" in config[f"{PROJECT}:centosVaultBaseUrls"]
     assert "mirrors.aliyun.com/docker-ce" in config[f"{PROJECT}:dockerCeRepoUrl"]
-    assert "kubernetes-el7-x86_64" in config[f"{PROJECT}:kubernetesRepoUrl"]
+    assert json.loads(config[f"{PROJECT}:kubernetesRepoUrls"]) == [
+        "https://mirrors.aliyun.com/kubernetes/yum/repos/kubernetes-el7-x86_64/"
+    ]
+
+
+def test_no_stack_or_default_uses_a_closed_docker_hub_mirror():
+    """hub-mirror.c.163.com and most Chinese Docker Hub mirrors closed in 2024."""
+    config = stack_config("dev")
+    assert json.loads(config[f"{PROJECT}:registryMirrors"]) == []
+
+
+def test_images_are_pinned_to_exact_versions():
+    """registry:2 is a frozen floating tag since registry 3.0; every default image names a
+    version (the seed image is the app's own published tag, chosen by the user)."""
+    config = stack_config("dev")
+    for key in ("registryImage", "flannelImage", "appSeedToolImage"):
+        tag = config[f"{PROJECT}:{key}"].rsplit(":", 1)[1]
+        assert tag.count(".") >= 2, f"{key}: {tag} is not an exact version"

@@ -2,12 +2,18 @@
 # kubeadm init on the master, once: /etc/kubernetes/admin.conf marks a finished init.
 # kubeadm's own output holds a bootstrap token, so it goes to a root-only log, not to Pulumi.
 set -euo pipefail
+log=/var/log/kubeadm-init.log
 
 if [[ -f /etc/kubernetes/admin.conf ]]; then
   step "control plane already initialised"
 else
+  if [[ -f /etc/kubernetes/kubelet.conf ]]; then
+    # This host still belongs to another cluster as a worker (the master moved here).
+    step "kubeadm reset: this host was joined to another cluster as a worker"
+    kubeadm reset -f >/dev/null 2>&1 || fail "kubeadm reset failed"
+  fi
   step "kubeadm init ${KUBERNETES_VERSION} (images from ${IMAGE_REPOSITORY}; takes a few minutes)"
-  install -m 0600 /dev/null /var/log/kubeadm-init.log
+  install -m 0600 /dev/null "${log}"
   init_flags=(
     "--apiserver-advertise-address=${ADVERTISE_ADDRESS}"
     --image-repository "${IMAGE_REPOSITORY}"
@@ -19,24 +25,25 @@ else
   if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
     init_flags+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")
   fi
-  if ! kubeadm init "${init_flags[@]}" >/var/log/kubeadm-init.log 2>&1; then
-    grep -v -e '--token' -e 'discovery-token' /var/log/kubeadm-init.log | tail -n 30 >&2 || true
+  if ! kubeadm init "${init_flags[@]}" >>"${log}" 2>&1; then
+    redacted_tail "${log}" >&2 || true
     # A failed init may have written admin.conf (the marker above), manifests and etcd data and
     # left the kubelet running: undo it, or a rerun would skip the init or fail its preflight.
-    kubeadm reset -f >>/var/log/kubeadm-init.log 2>&1 || true
-    fail "kubeadm init failed (full log: /var/log/kubeadm-init.log, journalctl -u kubelet)"
+    kubeadm reset -f >>"${log}" 2>&1 || true
+    fail "kubeadm init failed (full log: ${log}, journalctl -u kubelet)"
   fi
 fi
 
-step "kubeconfig for root and ${SSH_USER}"
-user_home=$(getent passwd "${SSH_USER}" | cut -d: -f6)
-[[ -n "${user_home}" ]] || fail "user ${SSH_USER} does not exist"
-for home in /root "${user_home}"; do
-  owner=$(stat -c %U:%G "${home}")
-  if ! cmp -s /etc/kubernetes/admin.conf "${home}/.kube/config"; then
-    install -d -m 0700 -o "${owner%%:*}" -g "${owner##*:}" "${home}/.kube"
-    install -m 0600 -o "${owner%%:*}" -g "${owner##*:}" /etc/kubernetes/admin.conf "${home}/.kube/config"
+# kubeadm init always makes a 24h bootstrap token and prints it ("[bootstrap-token] Using
+# token: ..."); workers get tokens of their own, so retire it.
+init_token=$(sed -n -E 's/^\[bootstrap-?token\] Using token: ([a-z0-9]{6})\.[a-z0-9]{16}$/\1/ip' \
+  "${log}" 2>/dev/null | tail -n 1)
+if [[ -n "${init_token}" ]]; then
+  export KUBECONFIG=/etc/kubernetes/admin.conf
+  tokens=$(kubeadm token list 2>/dev/null) || fail "kubeadm token list failed"
+  if grep -q "^${init_token}\." <<<"${tokens}"; then
+    step "retiring kubeadm init's default bootstrap token"
+    kubeadm token delete "${init_token}" >/dev/null 2>&1 || fail "kubeadm token delete failed"
   fi
-done
-
+fi
 step "control plane ready"

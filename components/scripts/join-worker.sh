@@ -1,29 +1,43 @@
 #!/usr/bin/env bash
-# Join this worker, once: /etc/kubernetes/kubelet.conf marks a finished join.
-# The join command (with its token) arrives on stdin, never in the command line.
+# Join this worker, once: /etc/kubernetes/kubelet.conf with this node's kubelet certificate marks
+# a finished join. The kubeadm JoinConfiguration (it holds the bootstrap token) arrives on stdin
+# and reaches kubeadm as a root-only file: the token is never on a command line.
 set -euo pipefail
+log=/var/log/kubeadm-join.log
+config=/run/kubeadm-libvirt-join.yaml
 
-join_command=""
-IFS= read -r join_command || true
+join_configuration=$(cat)
 
 if [[ -f /etc/kubernetes/kubelet.conf ]]; then
-  step "already joined"
-  exit 0
+  problem=$(not_this_node)
+  if [[ -z "${problem}" ]]; then
+    step "already joined"
+    exit 0
+  fi
+  # Joined under another name (the node was renamed on this address): start again.
+  step "kubeadm reset: joined before as another node (${problem})"
+  kubeadm reset -f >/dev/null 2>&1 || fail "kubeadm reset failed"
 fi
-[[ "${join_command}" == "kubeadm join "* ]] || fail "no kubeadm join command on stdin"
-read -r -a join_args <<<"${join_command}"
-join_args+=(--node-name "${NODE_NAME}")
-if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
-  join_args+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")
-fi
+grep -q '^kind: JoinConfiguration$' <<<"${join_configuration}" ||
+  fail "no kubeadm JoinConfiguration on stdin"
+token=$(sed -n -E 's/^[[:space:]]+token:[[:space:]]*//p' <<<"${join_configuration}" | head -n 1)
 
 step "kubeadm join ${CONTROL_PLANE_ENDPOINT}"
-install -m 0600 /dev/null /var/log/kubeadm-join.log
-if ! "${join_args[@]}" >/var/log/kubeadm-join.log 2>&1; then
-  grep -v -e '--token' -e 'discovery-token' /var/log/kubeadm-join.log | tail -n 30 >&2 || true
+trap 'rm -f "${config}"' EXIT
+install -m 0600 /dev/null "${config}"
+printf '%s\n' "${join_configuration}" >"${config}"
+install -m 0600 /dev/null "${log}"
+# kubeadm 1.13 allows --ignore-preflight-errors next to --config (JoinConfiguration v1beta1 has no
+# field for it): kubernetes/kubernetes@v1.13.1:cmd/kubeadm/app/cmd/join.go ValidateMixedArguments.
+join_flags=(--config "${config}")
+if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
+  join_flags+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")
+fi
+if ! kubeadm join "${join_flags[@]}" >>"${log}" 2>&1; then
+  redacted_tail "${log}" "${token}" >&2 || true
   # A failed join may have written ca.crt, bootstrap-kubelet.conf or even kubelet.conf (the marker
   # above) and left the kubelet running: undo it, or a rerun would skip or fail its preflight.
-  kubeadm reset -f >>/var/log/kubeadm-join.log 2>&1 || true
-  fail "kubeadm join failed (full log: /var/log/kubeadm-join.log, journalctl -u kubelet)"
+  kubeadm reset -f >>"${log}" 2>&1 || true
+  fail "kubeadm join failed (full log: ${log}, journalctl -u kubelet)"
 fi
 step "joined"

@@ -8,8 +8,10 @@ fail() {
   exit 1
 }
 
-# write_file PATH CONTENT [MODE]: atomically replace PATH when its content differs.
-# Returns 0 when the file changed, 1 when it already had this content.
+warn() { echo "warning [${NODE_NAME}]: $*" >&2; }
+
+# write_file PATH CONTENT [MODE]: atomically replace PATH when its content differs, and give it
+# MODE (0644 unless said) either way. Returns 0 when the content changed, 1 when it was equal.
 write_file() {
   local path=$1 content=$2 mode=${3:-0644} tmp
   mkdir -p "$(dirname "$path")"
@@ -17,9 +19,57 @@ write_file() {
   printf '%s\n' "$content" >"$tmp"
   if [[ -f $path ]] && cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
+    chmod "$mode" "$path"
     return 1
   fi
   chmod "$mode" "$tmp"
   mv -f "$tmp" "$path"
   return 0
+}
+
+# redacted_tail FILE [SECRET]: the last 30 lines of a kubeadm log with every bootstrap token
+# ([a-z0-9]{6}.[a-z0-9]{16}, kubeadm's format) and SECRET itself replaced by [redacted].
+redacted_tail() {
+  local text
+  text=$(tail -n 30 "$1")
+  if [[ -n ${2-} ]]; then text=${text//"$2"/[redacted]}; fi
+  sed -E 's/[A-Za-z0-9]{6}\.[A-Za-z0-9]{16}/[redacted]/g' <<<"$text"
+}
+
+# kubelet_client_cn: the CN of the kubelet's client certificate, if the host has one: a
+# worker's TLS bootstrap writes /var/lib/kubelet/pki/kubelet-client-current.pem; kubeadm init
+# embeds the master's in /etc/kubernetes/kubelet.conf. Subject O=system:nodes,
+# CN=system:node:<node name>.
+kubelet_client_cn() {
+  local pem=/var/lib/kubelet/pki/kubelet-client-current.pem data subject
+  command -v openssl >/dev/null 2>&1 || return 0
+  if [[ -f $pem ]]; then
+    subject=$(openssl x509 -noout -subject -in "$pem" 2>/dev/null) || return 0
+  elif [[ -f /etc/kubernetes/kubelet.conf ]]; then
+    data=$(sed -n -E 's/^[[:space:]]*client-certificate-data:[[:space:]]*//p' \
+      /etc/kubernetes/kubelet.conf | head -n 1)
+    [[ -n $data ]] || return 0
+    subject=$(base64 -d <<<"$data" 2>/dev/null | openssl x509 -noout -subject 2>/dev/null) ||
+      return 0
+  else
+    return 0
+  fi
+  # OpenSSL 1.0.2 (CentOS 7) prints "subject= /O=system:nodes/CN=...", 1.1+ "CN = ...".
+  sed -n -E 's#.*CN ?= ?([^,/]+).*#\1#p' <<<"$subject"
+}
+
+# not_this_node: empty when this host is still the node NODE_NAME, else why not. Destructive
+# steps run with the connection stored when they were created, and by then the address may
+# belong to another node: they check this first and leave such a host alone.
+not_this_node() {
+  local name cn
+  name=$(hostname)
+  if [[ "${name}" != "${NODE_NAME}" ]]; then
+    echo "its hostname is ${name}"
+    return 0
+  fi
+  cn=$(kubelet_client_cn)
+  if [[ -n "${cn}" && "${cn}" != "system:node:${NODE_NAME}" ]]; then
+    echo "its kubelet's client certificate is for ${cn}"
+  fi
 }

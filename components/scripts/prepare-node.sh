@@ -5,9 +5,15 @@
 set -euo pipefail
 
 if command -v cloud-init >/dev/null 2>&1; then
-  step "waiting for cloud-init to finish"
-  cloud-init status --wait >/dev/null ||
-    echo "warning: cloud-init finished with errors (see /var/log/cloud-init.log)" >&2
+  # `cloud-init status --wait` polls without end (cloudinit/cmd/status.py in 19.4): bound it.
+  step "waiting for cloud-init to finish (at most ${CLOUD_INIT_TIMEOUT_SECONDS}s)"
+  status=0
+  timeout "${CLOUD_INIT_TIMEOUT_SECONDS}" cloud-init status --wait >/dev/null || status=$?
+  if ((status == 124)); then
+    fail "cloud-init did not finish within ${CLOUD_INIT_TIMEOUT_SECONDS}s (see /var/log/cloud-init.log)"
+  elif ((status != 0)); then
+    warn "cloud-init finished with errors (see /var/log/cloud-init.log)"
+  fi
 fi
 
 step "hostname ${NODE_NAME}"

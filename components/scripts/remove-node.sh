@@ -3,6 +3,11 @@
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
+problem=$(not_this_node)
+if [[ -n "${problem}" ]]; then
+  warn "not removing node ${WORKER_NAME}: this host is no longer the master ${NODE_NAME} (${problem})"
+  exit 0
+fi
 if [[ ! -f /etc/kubernetes/admin.conf ]]; then
   step "no control plane here, so no node ${WORKER_NAME} to remove"
   exit 0
@@ -16,7 +21,7 @@ if ! lookup=$(kubectl get node "${WORKER_NAME}" 2>&1); then
 fi
 step "draining node ${WORKER_NAME}"
 kubectl drain "${WORKER_NAME}" --ignore-daemonsets --delete-local-data --force --timeout=120s ||
-  echo "warning: drain of ${WORKER_NAME} did not finish; deleting the node anyway" >&2
+  warn "drain of ${WORKER_NAME} did not finish; deleting the node anyway"
 kubectl delete node "${WORKER_NAME}" --ignore-not-found ||
   fail "kubectl delete node ${WORKER_NAME} failed"
 step "node ${WORKER_NAME} removed"

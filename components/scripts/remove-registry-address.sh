@@ -3,6 +3,12 @@
 set -euo pipefail
 unit=kubeadm-libvirt-registry-address.service
 
+problem=$(not_this_node)
+if [[ -n "${problem}" ]]; then
+  warn "not removing ${REGISTRY_ADDRESS}: this host is no longer ${NODE_NAME} (${problem})"
+  exit 0
+fi
+
 if [[ -f "/etc/systemd/system/${unit}" ]]; then
   step "removing ${unit}"
   systemctl disable --now "${unit}" >/dev/null 2>&1 || true

@@ -3,6 +3,12 @@
 # leaves behind (CNI interfaces and state, kube-proxy/flannel iptables rules, kubeconfigs).
 set -euo pipefail
 
+problem=$(not_this_node)
+if [[ -n "${problem}" ]]; then
+  warn "not resetting: this host is no longer ${NODE_NAME} (${problem})"
+  exit 0
+fi
+
 # The kubelet RPM owns an empty /etc/kubernetes/manifests: only what kubeadm wrote counts.
 kubeadm_files=$(find /etc/kubernetes -mindepth 1 -type f -print -quit 2>/dev/null || true)
 if [[ -n "${kubeadm_files}" || -n "$(ls -A /var/lib/etcd 2>/dev/null)" ]]; then
@@ -19,7 +25,7 @@ done
 rm -rf /var/lib/cni /etc/cni/net.d
 
 rules=$(iptables-save)
-kept=$(grep -v -e 'KUBE-' -e 'CNI-' -e 'FLANNEL' -e "${POD_NETWORK_CIDR}" <<<"${rules}" || true)
+kept=$(grep -v -F -e 'KUBE-' -e 'CNI-' -e 'FLANNEL' -e "${POD_NETWORK_CIDR}" <<<"${rules}" || true)
 if [[ "${kept}" != "${rules}" ]]; then
   step "removing kube-proxy and flannel iptables rules"
   iptables-restore <<<"${kept}"

@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # On the master: wait until a joined worker shows up as a Node, then retire its bootstrap token
-# (its id arrives on stdin with the join command), so the token lives no longer than the join.
+# (its id arrives on stdin), so the token lives no longer than the join.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
-join_command=""
-IFS= read -r join_command || true
+token_id=""
+IFS= read -r token_id || true
 
 step "waiting for node ${WORKER_NAME} to register"
 for _ in $(seq 1 60); do
   if kubectl get node "${WORKER_NAME}" >/dev/null 2>&1; then
-    token=$(grep -oE -- '--token [a-z0-9]{6}\.' <<<"${join_command}" || true)
-    if [[ -n "${token}" ]]; then
-      token_id=${token#--token }
-      kubeadm token delete "${token_id%.}" >/dev/null 2>&1 || true
+    if [[ "${token_id}" =~ ^[a-z0-9]{6}$ ]] &&
+      kubeadm token list 2>/dev/null | grep -q "^${token_id}\."; then
+      kubeadm token delete "${token_id}" >/dev/null 2>&1 || fail "kubeadm token delete failed"
     fi
     step "node ${WORKER_NAME} registered"
     exit 0
