@@ -99,11 +99,13 @@ class NodeVm(pulumi.ComponentResource):
                 type="vnc", listen_type="address", listen_address="127.0.0.1", autoport=True
             ),
             video=libvirt.DomainVideoArgs(type="vga"),
-            # A changed NIC is only an update in the provider, and that update edits DHCP host
-            # entries, never which network the NIC is on (libvirt/resource_libvirt_domain.go):
-            # a NIC change rebuilds the domain (on the same disk) instead.
+            # The provider takes a changed disk (volume_id) or NIC as an update, and its update
+            # leaves both as they were: it only edits DHCP host entries and never moves a NIC to
+            # another network (libvirt/resource_libvirt_domain.go: neither is ForceNew). So a
+            # new disk or NIC rebuilds the domain instead; replace_on_changes turns the
+            # provider's update into a replacement.
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(replace_on_changes=["networkInterfaces"])
+                child, pulumi.ResourceOptions(replace_on_changes=["disks", "networkInterfaces"])
             ),
         )
         self.register_outputs({"domain_id": self.domain.id, "disk_id": self.disk.id})

@@ -141,6 +141,7 @@ class Registered:
     delete_before_replace: bool
     deleted_with: str
     additional_secret_outputs: list[str]
+    replace_on_changes: list[str] = field(default_factory=list)
 
     @property
     def plain_inputs(self) -> dict:
@@ -211,6 +212,7 @@ class RecordingMonitor(MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     deleted_with=request.deletedWith,
                     additional_secret_outputs=list(request.additionalSecretOutputs),
+                    replace_on_changes=list(request.replaceOnChanges),
                 )
             )
         return response
@@ -257,10 +259,12 @@ def run_program(
     config: dict[str, str],
     program: Callable[[], Any] | None = None,
     secret_keys: tuple[str, ...] = (f"{PROJECT}:sshPrivateKey",),
+    generations: dict[str, int] | None = None,
 ) -> ProgramRun:
-    """Evaluate __main__.py (or program) under fresh mocks and return what it registered."""
+    """Evaluate __main__.py (or program) under fresh mocks and return what it registered.
+    generations: resources (by name) that stand for replaced ones (see Mocks)."""
     runtime_settings.ROOT.set(None)
-    mocks = Mocks()
+    mocks = Mocks(generations)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(config, list(secret_keys))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False, monitor=monitor)
