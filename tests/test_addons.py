@@ -123,6 +123,22 @@ def test_flannel_daemonset_binds_the_node_interface_and_uses_the_configured_imag
     assert {"operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
 
 
+def test_flannel_runs_on_the_host_network(dev_run):
+    """flanneld sets up the node's vxlan device and routes: without hostNetwork the pod network
+    never comes up and every node stays NotReady."""
+    pod = find(dev_run, "DaemonSet", "kube-flannel-ds-amd64")["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True
+
+
+def test_flannels_cni_config_names_a_version_kubernetes_cni_0_6_0_supports(dev_run):
+    """containernetworking/cni@v0.6.0:pkg/version/version.go: All = PluginSupports("0.1.0",
+    "0.2.0", "0.3.0", "0.3.1"); kubernetes-cni 0.6.0 is built from it."""
+    config_map = find(dev_run, "ConfigMap", "kube-flannel-cfg")
+    cni = json.loads(config_map["data"]["cni-conf.json"])
+    assert cni["cniVersion"] in ("0.1.0", "0.2.0", "0.3.0", "0.3.1")
+    assert [p["type"] for p in cni["plugins"]] == ["flannel", "portmap"]
+
+
 def test_flannel_network_is_the_pod_cidr(dev_run):
     config_map = find(dev_run, "ConfigMap", "kube-flannel-cfg")
     net_conf = json.loads(config_map["data"]["net-conf.json"])
@@ -220,6 +236,10 @@ def test_registry_service_alias_and_app_image_agree_on_one_endpoint():
     service = find(run, "Service", "registry")
     assert service["spec"]["externalIPs"] == ["192.168.50.99"]
     assert service["spec"]["ports"][0]["port"] == 5443
+    # the registry container listens on 5000 whatever port the Service publishes
+    (container,) = find(run, "Deployment", "registry")["spec"]["template"]["spec"]["containers"]
+    assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["containerPort"]
+    assert container["ports"][0]["containerPort"] == 5000  # registry's default http.addr :5000
     assert values_of_command(run, "registry-address")["REGISTRY_ADDRESS"] == "192.168.50.99"
     app = find(run, "Deployment", "spring-boot-demo")
     assert app["spec"]["template"]["spec"]["containers"][0]["image"].startswith(

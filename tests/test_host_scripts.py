@@ -8,6 +8,7 @@ the failing step recovers. The destroy scripts must leave a host that can join a
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
 import os
@@ -27,6 +28,7 @@ from conftest import (
     stack_config,
 )
 from sandbox import (
+    CENTOS_BASH,
     CENTOS_FSTAB_SWAP,
     CENTOS_HOSTS,
     Entry,
@@ -36,6 +38,8 @@ from sandbox import (
     unavailable_reason,
 )
 
+from components import scripts
+from components.cloud_init import PIN_HOST_KEY
 from components.worker import join_configuration, token_id
 
 _reason = unavailable_reason()
@@ -1125,3 +1129,319 @@ def test_reset_second_run_does_not_reset_again(joined, clone, sent):
     succeeded(run(lab, WORKER, sent[JOIN], "delete"))
     second = succeeded(run(lab, WORKER, sent[JOIN], "delete"))
     assert not second.ran("kubeadm", "reset"), second
+
+
+# --- CentOS 7's shell ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not CENTOS_BASH.is_file(), reason=f"{CENTOS_BASH} is not there")
+def test_host_scripts_run_under_centos_7s_bash_4_2(fresh, clone):
+    lab = clone(fresh)
+    result = succeeded(lab.host(MASTER).run("sudo bash -c 'echo ${BASH_VERSION}'"))
+    assert result.stdout.startswith("4.2."), result
+
+
+@pytest.mark.skipif(not CENTOS_BASH.is_file(), reason=f"{CENTOS_BASH} is not there")
+def test_an_empty_array_under_set_u_fails_a_script_as_on_centos_7(fresh, clone):
+    """bash 4.2 reports "${a[@]}" of an empty array as unbound under set -u; 5.2 does not."""
+    lab = clone(fresh)
+    script = 'set -euo pipefail; flags=(); printf "%s\\n" "${flags[@]}"'
+    result = lab.host(MASTER).run(scripts.as_root(script))
+    assert not result.ok and "unbound variable" in result.stderr, result
+
+
+# --- files keep their modes ------------------------------------------------------------------
+
+WORLD_READABLE = (
+    "etc/hosts",
+    "etc/yum.repos.d/CentOS-Base.repo",
+    "etc/yum.repos.d/docker-ce.repo",
+    "etc/yum.repos.d/kubernetes.repo",
+    "etc/docker/daemon.json",
+    "etc/sysconfig/kubelet",
+    "etc/sysctl.d/90-kubeadm-libvirt.conf",
+    "etc/modules-load.d/kubeadm-libvirt.conf",
+)
+
+
+def test_prepared_files_are_world_readable_and_not_writable_by_others(prepared):
+    files = prepared.lab.host(MASTER).snapshot()
+    for path in WORLD_READABLE:
+        assert files[path].mode == 0o644, f"{path}: {oct(files[path].mode)}"
+
+
+def test_a_rerun_repairs_a_files_mode_even_when_its_content_is_right(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    for path in WORLD_READABLE:
+        master.path(path).chmod(0o600)
+    succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    files = master.snapshot()
+    assert {path: files[path].mode for path in WORLD_READABLE} == dict.fromkeys(
+        WORLD_READABLE, 0o644
+    )
+
+
+def test_files_that_hold_secrets_are_root_only(joined):
+    worker, master = joined.lab.host(WORKER).snapshot(), joined.lab.host(MASTER).snapshot()
+    for files, path in (
+        (master, "var/log/kubeadm-init.log"),
+        (worker, "var/log/kubeadm-join.log"),
+    ):
+        assert files[path].mode == 0o600 and files[path].owner == (0, 0), path
+
+
+# --- kubelet settings ------------------------------------------------------------------------
+
+
+def test_a_changed_kubelet_setting_restarts_a_running_kubelet(joined, clone):
+    lab = clone(joined)
+    with_swap = _evaluate(hostSource="existing", keepSwap=True)
+    result = succeeded(run(lab, WORKER, with_swap[f"node-{WORKER}-prepare"]))
+    assert lab.host(WORKER).read("/etc/sysconfig/kubelet") == (
+        "KUBELET_EXTRA_ARGS=--fail-swap-on=false\n"
+    )
+    assert result.ran("systemctl", "restart", "kubelet"), result
+    assert lab.host(WORKER).unit("kubelet") == (True, True)
+
+
+# --- cloud-init ------------------------------------------------------------------------------
+
+
+def test_prepare_fails_naming_the_step_when_cloud_init_does_not_finish(fresh, clone, sent):
+    lab = clone(fresh)
+    lab.host(MASTER).fail("timeout-cloud-init")
+    result = failed(
+        run(lab, MASTER, sent[f"node-{MASTER}-prepare"]), "cloud-init did not finish within 600s"
+    )
+    assert not result.ran("yum"), "went on after cloud-init"
+
+
+def test_prepare_goes_on_when_cloud_init_finished_with_errors(fresh, clone, sent):
+    lab = clone(fresh)
+    lab.host(MASTER).fail("cloud-init")
+    result = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert "cloud-init finished with errors" in result.stderr
+
+
+def test_the_host_key_bootcmd_leaves_sshd_only_the_ed25519_key_and_is_idempotent(fresh, clone):
+    """The bootcmd lines from the user-data, run twice (every boot) on el7's sshd files."""
+    lab = clone(fresh)
+    host = lab.host(MASTER)
+    host.write("/etc/ssh/sshd_config", EL7_SSHD_CONFIG)
+    host.write("/etc/sysconfig/sshd", EL7_SYSCONFIG_SSHD)
+    for _ in range(2):
+        for line in PIN_HOST_KEY:
+            succeeded(host.run(line))
+    config = host.read("/etc/ssh/sshd_config").splitlines()
+    assert [line for line in config if line.startswith("HostKey")] == [
+        "HostKey /etc/ssh/ssh_host_ed25519_key"
+    ]
+    assert host.read("/etc/sysconfig/sshd").splitlines().count("AUTOCREATE_SERVER_KEYS=NO") == 1
+
+
+# The parts of openssh-7.4p1 (el7) /etc/ssh/sshd_config and /etc/sysconfig/sshd that matter.
+EL7_SSHD_CONFIG = """#Port 22
+HostKey /etc/ssh/ssh_host_rsa_key
+#HostKey /etc/ssh/ssh_host_dsa_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+HostKey /etc/ssh/ssh_host_ed25519_key
+SyslogFacility AUTHPRIV
+PasswordAuthentication yes
+UsePAM yes
+Subsystem sftp	/usr/libexec/openssh/sftp-server
+"""
+EL7_SYSCONFIG_SSHD = """# Configuration file for the sshd service.
+# The server keys are automatically generated if they are missing.
+# To change the automatic creation, adjust sshd.service options for
+# example using  systemctl enable sshd-keygen@dsa.service  to allow creation
+# of DSA key or  systemctl mask sshd-keygen@rsa.service  to disable RSA key
+# creation.
+OPTIONS="-u0"
+"""
+
+
+# --- the registry address --------------------------------------------------------------------
+
+
+def test_registry_address_fails_when_the_interface_loses_the_address(prepared, clone, sent):
+    lab = clone(prepared)
+    lab.host(MASTER).fail("ip-address-flushed")
+    failed(run(lab, MASTER, sent[REGISTRY_ADDRESS]), "eth0 does not carry 192.168.50.24")
+
+
+# --- never reset the wrong host --------------------------------------------------------------
+
+
+def test_a_workers_stored_delete_leaves_a_master_on_its_old_address_intact(joined, clone, sent):
+    """The address of k8s-node01 now belongs to the master of a new cluster: the delete stored
+    with node01's join runs there and must not wipe the control plane."""
+    lab = clone(joined)
+    moved = _evaluate(
+        hostSource="existing",
+        nodes=[
+            {"name": "k8s-master", "address": "192.168.50.22", "role": "master"},
+            {"name": "k8s-node02", "address": "192.168.50.23", "role": "worker"},
+        ],
+    )
+    new_master = Lab.create(lab.path / "new", {MASTER: "192.168.50.22/24"})
+    succeeded(run(new_master, MASTER, moved[f"node-{MASTER}-prepare"]))
+    succeeded(run(new_master, MASTER, moved[INIT]))
+    admin = new_master.host(MASTER).read("/etc/kubernetes/admin.conf")
+    result = succeeded(run(new_master, MASTER, sent[JOIN], "delete"))
+    assert f"not resetting: this host is no longer {WORKER}" in result.stderr, result
+    assert not result.ran("kubeadm"), result
+    assert new_master.host(MASTER).read("/etc/kubernetes/admin.conf") == admin
+    assert new_master.initialised
+
+
+def test_a_reset_checks_the_kubelet_certificate_too(joined, clone, sent):
+    lab = clone(joined)
+    worker = lab.host(WORKER)
+    (worker.state / "hostname").write_text(f"{WORKER}\n")
+    certificate = worker.path("/var/lib/kubelet/pki/kubelet-client-current.pem")
+    text = certificate.read_text().splitlines()
+    text[1] = base64.b64encode(b"subject=/O=system:nodes/CN=system:node:k8s-node07").decode()
+    certificate.write_text("\n".join(text) + "\n")
+    result = succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert "kubelet's client certificate is for system:node:k8s-node07" in result.stderr
+    assert worker.exists("/etc/kubernetes/kubelet.conf")
+
+
+def test_remove_node_runs_only_on_the_master_it_was_written_for(joined, clone, sent):
+    lab = clone(joined)
+    (lab.host(MASTER).state / "hostname").write_text("k8s-other\n")
+    result = succeeded(run(lab, MASTER, sent[REGISTERED], "delete"))
+    assert "this host is no longer the master k8s-master" in result.stderr
+    assert WORKER in lab.nodes() and not result.ran("kubectl", "drain")
+
+
+def test_removing_the_registry_address_leaves_another_hosts_address_alone(prepared, clone, sent):
+    lab = clone(prepared)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS]))
+    (master.state / "hostname").write_text("k8s-other\n")
+    result = succeeded(run(lab, MASTER, sent[REGISTRY_ADDRESS], "delete"))
+    assert "not removing 192.168.50.24" in result.stderr
+    assert "192.168.50.24/24" in master.addresses("eth0")
+
+
+def test_a_worker_renamed_on_its_address_joins_again_under_the_new_name(joined, clone, sent):
+    lab = clone(joined)
+    renamed = _evaluate(
+        hostSource="existing",
+        nodes=[
+            {"name": "k8s-master", "address": "192.168.50.21", "role": "master", "vcpus": 2},
+            {"name": "k8s-node09", "address": "192.168.50.22", "role": "worker"},
+            {"name": "k8s-node02", "address": "192.168.50.23", "role": "worker"},
+        ],
+    )
+    worker = lab.host(WORKER)
+    succeeded(run(lab, WORKER, renamed["node-k8s-node09-prepare"]))
+    join_command = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip()
+    config = join_configuration(join_command, "k8s-node09", "192.168.50.21:6443")
+    result = succeeded(run(lab, WORKER, renamed["worker-k8s-node09-join"], stdin=config))
+    assert result.ran("kubeadm", "reset", "-f") and result.ran("kubeadm", "join"), result
+    assert "k8s-node09" in lab.nodes()
+    # then the old name's stored delete: this host is node09 now, so it is left alone
+    after = worker.snapshot()
+    succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert not changes(after, worker.snapshot())
+
+
+def test_reset_matches_the_pod_network_as_text_not_as_a_pattern(joined, clone, sent):
+    lab = _joined_with_pods(joined, clone)
+    worker = lab.host(WORKER)
+    look_alike = "-A FORWARD -s 10x244x0x0/16 -j ACCEPT\n"
+    head, _, tail = worker.iptables().rpartition("COMMIT\n")  # the filter table's end
+    worker.set_iptables(head + look_alike + "COMMIT\n" + tail)
+    succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert look_alike in worker.iptables()
+
+
+def test_a_failed_join_redacts_the_token_it_was_given(initialised, clone, sent):
+    """kubeadm 1.13 echoes a malformed token in its validation error."""
+    lab = clone(initialised)
+    config = sent[JOIN].stdin.replace("abcdef.0123456789abcdef", "abcdef.0123456789ABCDEF")
+    result = failed(run(lab, WORKER, sent[JOIN], stdin=config), "kubeadm join failed")
+    assert "0123456789ABCDEF" not in result.stdout + result.stderr, result
+    assert 'Invalid value: "[redacted]"' in result.stderr, result
+
+
+# --- every stub fails the way its tool does --------------------------------------------------
+
+# stub -> (host stage, failure flag or None, command, exit status, what the real tool prints).
+STUB_FAILURES = {
+    "cloud-init": ("fresh", "cloud-init", "cloud-init status --wait", 1, "status: error"),
+    "docker": (
+        "prepared",
+        None,
+        "systemctl stop docker; docker info",
+        1,
+        "Cannot connect to the Docker daemon",
+    ),
+    "getenforce": ("fresh", "selinux-disabled", "getenforce", 0, "Disabled"),
+    "hostnamectl": (
+        "fresh",
+        "hostnamectl",
+        "hostnamectl set-hostname x",
+        1,
+        "Failed to create bus",
+    ),
+    "ip": (
+        "fresh",
+        "ip-address-add",
+        "ip address add 10.0.0.9/24 dev eth0",
+        2,
+        "RTNETLINK answers",
+    ),
+    "iptables-restore": ("fresh", None, "echo '*nat' | iptables-restore", 1, "COMMIT expected"),
+    "iptables-save": ("fresh", "iptables-save", "iptables-save", 1, "can't initialize iptables"),
+    "kubeadm": ("prepared", None, "kubeadm token list", 1, "failed to load admin kubeconfig"),
+    "kubectl": ("prepared", None, "kubectl get node x", 1, "connection to the server localhost"),
+    "modprobe": ("fresh", "modprobe", "modprobe br_netfilter", 1, "FATAL: Module br_netfilter"),
+    "openssl": (
+        "fresh",
+        None,
+        "echo x | openssl x509 -noout -subject",
+        1,
+        "unable to load certificate",
+    ),
+    "rpm": ("fresh", None, "rpm -q kubelet", 1, "package kubelet is not installed"),
+    "setenforce": ("fresh", "selinux-disabled", "setenforce 0", 1, "SELinux is disabled"),
+    "sleep": ("fresh", None, "sleep five", 1, "invalid time interval"),
+    "sudo": ("fresh", "sudo", "sudo true", 1, "you must have a tty to run sudo"),
+    "swapoff": ("fresh", "swapoff", "swapoff -a", 255, "swapoff failed"),
+    "sysctl": ("fresh", None, "sysctl -n net.bridge.bridge-nf-call-iptables", 255, "cannot stat"),
+    "systemctl": ("prepared", "start-docker", "systemctl restart docker", 1, "failed because"),
+    "timeout": ("fresh", "timeout-cloud-init", "timeout 600 cloud-init status --wait", 124, ""),
+    "yum": ("prepared", "yum-install", "yum install -y firewalld", 1, "No more mirrors to try"),
+}
+# Tools whose only job here cannot fail: hostname without arguments prints the name.
+NO_FAILURE = {"hostname": "prints the host's name; it has no failure without arguments"}
+
+
+def test_every_stub_has_a_failure_mode_the_tests_reach():
+    stubs = {p.name for p in (ROOT / "tests/stubs").iterdir() if not p.name.startswith("_")}
+    assert stubs == set(STUB_FAILURES) | set(NO_FAILURE)
+
+
+@pytest.mark.parametrize("stub", sorted(STUB_FAILURES))
+def test_a_stub_fails_as_its_tool_does(fresh, prepared, clone, stub):
+    stage, flag, command, status, message = STUB_FAILURES[stub]
+    lab = clone({"fresh": fresh, "prepared": prepared}[stage])
+    host = lab.host(MASTER)
+    if flag == "selinux-disabled":
+        (host.state / "selinux").write_text("Disabled\n")
+    elif flag:
+        host.fail(flag)
+    result = host.run(command)
+    assert result.code == status, result
+    assert message in result.stderr + result.stdout, result
+
+
+def test_prepare_works_on_a_host_with_selinux_disabled(fresh, clone, sent):
+    lab = clone(fresh)
+    (lab.host(MASTER).state / "selinux").write_text("Disabled\n")
+    result = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
+    assert not result.ran("setenforce"), result

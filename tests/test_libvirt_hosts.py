@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
+import pytest
 import yaml
-from conftest import FAKE_PUBLIC_KEY, key_pair, run_program, stack_config
+from conftest import FAKE_PUBLIC_KEY, is_secret_input, key_pair, run_program, stack_config
 
 DOMAIN = "libvirt:index/domain:Domain"
 VOLUME = "libvirt:index/volume:Volume"
@@ -12,6 +15,8 @@ NETWORK = "libvirt:index/network:Network"
 POOL = "libvirt:index/pool:Pool"
 PROVIDER = "pulumi:providers:libvirt"
 GIB = 1024**3
+NODES = ("k8s-master", "k8s-node01", "k8s-node02")
+ADDRESSES = dict(zip(NODES, ("192.168.50.21", "192.168.50.22", "192.168.50.23"), strict=True))
 
 
 def domains(run):
@@ -112,6 +117,60 @@ def test_cloud_init_user_data_sets_hostname_user_key_sudo_and_growpart(dev_run):
     assert user["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
     assert doc["growpart"]["devices"] == ["/"]
     assert doc["ssh_pwauth"] is False
+
+
+def test_cloud_init_never_manages_etc_hosts(dev_run):
+    """Node preparation writes the node entries to /etc/hosts; cloud-init would rewrite the file
+    from a template on every boot with manage_etc_hosts on (cc_update_etc_hosts.py)."""
+    for seed in dev_run.of_type(SEED):
+        assert yaml.safe_load(seed.plain_inputs["userData"])["manage_etc_hosts"] is False
+
+
+def test_each_vm_gets_one_ed25519_host_key_made_by_the_stack(dev_run):
+    """cc_ssh (cloud-init 19.4) deletes the image's host keys, writes ssh_keys' ed25519 pair and
+    generates none itself; the bootcmd keeps sshd and sshd-keygen to that key."""
+    keys = dev_run.of_type("tls:index/privateKey:PrivateKey")
+    assert sorted(k.name for k in keys) == [f"cluster-{n}-host-key" for n in NODES]
+    for key in keys:
+        assert key.plain_inputs == {"algorithm": "ED25519"}, key.name
+    for node in NODES:
+        seed = seed_for(dev_run, node)
+        assert is_secret_input(seed.inputs["userData"]), f"{node}: user-data holds a private key"
+        doc = yaml.safe_load(seed.plain_inputs["userData"])
+        assert doc["ssh_deletekeys"] is True and doc["ssh_genkeytypes"] == []
+        assert set(doc["ssh_keys"]) == {"ed25519_private", "ed25519_public"}
+        assert doc["ssh_keys"]["ed25519_private"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        assert any("AUTOCREATE_SERVER_KEYS=NO" in line for line in doc["bootcmd"])
+
+
+def test_every_connection_to_a_vm_pins_that_vms_host_key(dev_run):
+    public = {
+        key.name.removeprefix("cluster-").removesuffix("-host-key"): key
+        for key in dev_run.of_type("tls:index/privateKey:PrivateKey")
+    }
+    for command in dev_run.of_type("command:remote:Command"):
+        connection = command.plain_inputs["connection"]
+        node = next(n for n, a in ADDRESSES.items() if a == connection["host"])
+        seed = yaml.safe_load(seed_for(dev_run, node).plain_inputs["userData"])
+        assert connection["hostKey"] == seed["ssh_keys"]["ed25519_public"], command.name
+        assert connection["hostKey"].startswith("ssh-ed25519 "), command.name
+        assert node in public
+
+
+@pytest.mark.parametrize(("network", "prefix"), [("10.20.0.0/16", 16), ("10.20.30.0/25", 25)])
+def test_the_static_address_has_the_node_networks_own_prefix(network, prefix):
+    base = str(IPv4Network(network).network_address).rsplit(".", 1)[0]
+    nodes = [
+        {"name": "cp", "address": f"{base}.10", "role": "master"},
+        {"name": "w1", "address": f"{base}.11", "role": "worker"},
+    ]
+    run = run_program(
+        stack_config("dev", nodes=nodes, nodeNetwork=network, registryAddress=f"{base}.99")
+    )
+    for node, address in (("cp", f"{base}.10"), ("w1", f"{base}.11")):
+        doc = yaml.safe_load(seed_for(run, node).plain_inputs["networkConfig"])
+        (subnet,) = doc["config"][0]["subnets"]
+        assert subnet["address"] == f"{address}/{prefix}", node
 
 
 def test_cloud_init_meta_data_names_the_host(dev_run):
