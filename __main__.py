@@ -1,5 +1,5 @@
 """kubeadm-libvirt: settings -> hosts -> node preparation -> control plane -> workers
--> Kubernetes provider -> flannel -> registry -> application -> exports.
+-> Kubernetes provider -> flannel -> registry -> application -> smoke check -> exports.
 
 Wiring only; every decision lives in components/. See the README for the picture.
 """
@@ -15,6 +15,7 @@ from components.libvirt_hosts import LibvirtHosts
 from components.node import NodePreparation
 from components.registry import PrivateRegistry
 from components.settings import HostSource, load_settings
+from components.smoke import SmokeCheck
 from components.worker import WorkerNode
 
 settings = load_settings()
@@ -46,6 +47,7 @@ flannel = Flannel(
 )
 registry = PrivateRegistry("registry", master, settings, flannel.resources, opts=on_cluster)
 app = SpringBootApp("app", settings.app, registry, str(master.address), opts=on_cluster)
+SmokeCheck("smoke", hosts, control_plane.init.id, settings, after=[*registry.ready, *app.resources])
 
 pulumi.export("kubeconfig", control_plane.kubeconfig)
 pulumi.export("masterAddress", str(master.address))

@@ -17,6 +17,8 @@ class SpringBootApp(pulumi.ComponentResource):
 
     image: str
     url: str
+    resources: list[pulumi.Resource]
+    """The Deployment and Service, for steps that need the app rolled out."""
 
     def __init__(
         self,
@@ -69,7 +71,7 @@ class SpringBootApp(pulumi.ComponentResource):
             )
             waits_for.append(seed)
         probe = {"httpGet": {"path": app.probe_path, "port": app.port}}
-        k8s.apps.v1.Deployment(
+        deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": app.name, "namespace": ns, "labels": labels},
             spec={
@@ -99,7 +101,7 @@ class SpringBootApp(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for),
         )
-        k8s.core.v1.Service(
+        service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": app.name, "namespace": ns, "labels": labels},
             spec={
@@ -111,5 +113,6 @@ class SpringBootApp(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.resources = [deployment, service]
         self.url = f"http://{master_address}:{app.node_port}"
         self.register_outputs({"image": self.image, "url": self.url})

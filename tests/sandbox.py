@@ -58,7 +58,6 @@ FORBIDDEN = (
     "nft",
     "dockerd",
     "kubelet",
-    "curl",
     "wget",
     "ssh",
 )
@@ -481,6 +480,19 @@ class Lab:
     def set_registration_delay(self, polls: int) -> None:
         """A node joined later shows up only after this many `kubectl get node` calls."""
         (self.cluster / "registration-delay").write_text(f"{polls}\n")
+
+    def serve(self, address: str, path: str, status: int, body: str = "") -> None:
+        """What the curl stub gets from http://address<path> (a path ending in / is its index)."""
+        target = self.cluster / "http" / (address + path + ("index" if path.endswith("/") else ""))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"{status}\n{body}\n")
+
+    def run_pod(self, name: str, node: str, phase: str = "Running", labels: str = "") -> None:
+        (self.cluster / "pods").mkdir(exist_ok=True)
+        (self.cluster / "pods" / name).write_text(f"{phase} {node} {labels}\n")
+
+    def set_node_ready(self, node: str, ready: bool) -> None:
+        (self.cluster / "nodes" / node).write_text("Ready\n" if ready else "False\n")
 
     def api_down(self, down: bool = True) -> None:
         flag = self.cluster / "down"

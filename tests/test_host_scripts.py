@@ -1083,6 +1083,8 @@ EXERCISED = {
     (REGISTERED, "delete"): "remove-node",
     (REGISTRY_ADDRESS, "create"): "add-registry-address",
     (REGISTRY_ADDRESS, "delete"): "remove-registry-address",
+    ("smoke-cluster", "create"): "check-cluster",
+    ("smoke-k8s-node01-registry", "create"): "check-registry",
 }
 
 
@@ -1415,6 +1417,13 @@ STUB_FAILURES = {
     "sysctl": ("fresh", None, "sysctl -n net.bridge.bridge-nf-call-iptables", 255, "cannot stat"),
     "systemctl": ("prepared", "start-docker", "systemctl restart docker", 1, "failed because"),
     "timeout": ("fresh", "timeout-cloud-init", "timeout 600 cloud-init status --wait", 124, ""),
+    "curl": (
+        "fresh",
+        None,
+        "curl -fsS --max-time 5 http://192.168.50.24:5000/v2/",
+        7,
+        "Failed connect to 192.168.50.24:5000; Connection refused",
+    ),
     "yum": ("prepared", "yum-install", "yum install -y firewalld", 1, "No more mirrors to try"),
 }
 # Tools whose only job here cannot fail: hostname without arguments prints the name.
@@ -1445,3 +1454,83 @@ def test_prepare_works_on_a_host_with_selinux_disabled(fresh, clone, sent):
     (lab.host(MASTER).state / "selinux").write_text("Disabled\n")
     result = succeeded(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]))
     assert not result.ran("setenforce"), result
+
+
+# --- the smoke check -------------------------------------------------------------------------
+
+SMOKE = "smoke-cluster"
+APP_URLS = ("192.168.50.21:30080", "192.168.50.22:30080")
+TAGS = "/v2/spring-boot-demo/tags/list"
+
+
+@pytest.fixture(scope="session")
+def healthy(joined, tmp_path_factory) -> Stage:
+    """The tutorial's end state: three Ready nodes, the system pods and flannel running, the
+    registry holding the app's image, the app answering on its NodePort."""
+    succeeded(joined.results[JOIN])
+    lab = joined.lab.clone(tmp_path_factory.mktemp("healthy") / "lab")
+    for node in NODES:
+        lab.register_node(node)
+        lab.run_pod(f"kube-proxy-{node}", node)
+        lab.run_pod(f"kube-flannel-ds-amd64-{node}", node, labels="app=flannel tier=node")
+    for pod in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        lab.run_pod(f"{pod}-{MASTER}", MASTER)
+    lab.run_pod("coredns-86c58d9df4-abcde", WORKER)
+    lab.serve("192.168.50.24:5000", TAGS, 200, '{"name":"spring-boot-demo","tags":["1.0"]}')
+    for address in APP_URLS:
+        lab.serve(address, "/", 200, "Hello Docker World")
+    return Stage(lab, {})
+
+
+def test_the_smoke_check_passes_on_the_tutorials_end_state(healthy, clone, sent):
+    lab = clone(healthy)
+    result = succeeded(run(lab, MASTER, sent[SMOKE]))
+    assert "ok: nodes k8s-master, k8s-node01, k8s-node02 Ready" in result.stdout, result
+    assert "ok: the app answers 200 at http://192.168.50.22:30080/" in result.stdout, result
+    assert not result.ran("sleep"), "a healthy cluster needs no retry"
+    for node in NODES:
+        check = succeeded(run(lab, node, sent[f"smoke-{node}-registry"]))
+        assert check.ran("curl", "-fsS", "--max-time", "5", f"http://192.168.50.24:5000{TAGS}")
+
+
+def test_the_smoke_check_changes_nothing_on_a_host(healthy, clone, sent):
+    lab = clone(healthy)
+    assert_second_run_is_a_no_op(lab.host(MASTER), sent[SMOKE])
+    assert_second_run_is_a_no_op(lab.host(WORKER), sent[f"smoke-{WORKER}-registry"])
+
+
+def test_the_smoke_check_names_a_node_that_is_not_ready(healthy, clone, sent):
+    lab = clone(healthy)
+    lab.set_node_ready("k8s-node02", False)
+    result = failed(run(lab, MASTER, sent[SMOKE]), "node k8s-node02 is not Ready")
+    assert len(result.ran("sleep", "5")) == 23, "it retries a bounded number of times"
+
+
+def test_the_smoke_check_names_an_empty_registry(healthy, clone, sent):
+    lab = clone(healthy)
+    lab.serve("192.168.50.24:5000", TAGS, 404, '{"errors":[{"code":"NAME_UNKNOWN"}]}')
+    failed(
+        run(lab, WORKER, sent[f"smoke-{WORKER}-registry"]),
+        "the registry at 192.168.50.24:5000 does not list spring-boot-demo:1.0 from this node",
+    )
+
+
+def test_the_smoke_check_names_an_app_answering_503(healthy, clone, sent):
+    lab = clone(healthy)
+    lab.serve("192.168.50.22:30080", "/", 503, "Service Unavailable")
+    failed(
+        run(lab, MASTER, sent[SMOKE]),
+        "the app answered 503 at http://192.168.50.22:30080/, not 200",
+    )
+
+
+def test_the_smoke_check_names_a_pod_that_is_not_running(healthy, clone, sent):
+    lab = clone(healthy)
+    lab.run_pod("coredns-86c58d9df4-abcde", WORKER, phase="Pending")
+    failed(run(lab, MASTER, sent[SMOKE]), "kube-system pod coredns-86c58d9df4-abcde")
+
+
+def test_the_smoke_check_names_a_node_without_flannel(healthy, clone, sent):
+    lab = clone(healthy)
+    (lab.cluster / "pods" / "kube-flannel-ds-amd64-k8s-node02").unlink()
+    failed(run(lab, MASTER, sent[SMOKE]), "flannel is not running on k8s-node02")

@@ -370,10 +370,13 @@ def runs_of(plan, command: str) -> list[tuple[str, str, str]]:
     return [(r.phase, r.script, r.host) for r in plan.runs if r.command == command]
 
 
-def test_a_vcpu_change_reboots_the_same_disks_and_runs_nothing_on_the_hosts():
+def test_a_vcpu_change_reboots_the_same_disks_and_runs_nothing_but_the_check():
     plan = planned("nodeVcpus")
-    assert plan.named(REPLACE) == {"cluster-k8s-node01-domain", "cluster-k8s-node02-domain"}
-    assert plan.runs == []
+    assert {n for n in plan.named(REPLACE) if not n.startswith("smoke-")} == {
+        "cluster-k8s-node01-domain",
+        "cluster-k8s-node02-domain",
+    }
+    assert {r.script for r in plan.runs} == {"check-registry", "check-cluster"}
 
 
 def test_a_rebuilt_worker_is_prepared_and_joins_again_with_a_fresh_token():
@@ -445,9 +448,10 @@ def test_a_new_hypervisor_makes_every_libvirt_resource_again():
             assert plan.steps[resource.urn] == REPLACE, resource.name
 
 
-def test_repository_changes_rerun_only_the_preparation():
+def test_repository_changes_rerun_only_the_preparation_and_the_check():
     plan = planned("dockerVersion")
-    assert plan.changed() == {f"node-{n['name']}-prepare": UPDATE for n in DEV_NODES}
+    changed = {n: k for n, k in plan.changed().items() if not n.startswith("smoke-")}
+    assert changed == {f"node-{n['name']}-prepare": UPDATE for n in DEV_NODES}
 
 
 # --- the README's change table is the simulator's ---------------------------------------------
@@ -482,3 +486,11 @@ def test_the_readme_change_table_says_what_the_simulator_computes():
             expected[mode][key] = result
     assert table[LIBVIRT] == expected[LIBVIRT]
     assert table[EXISTING] == expected[EXISTING]
+
+
+@pytest.mark.parametrize(
+    "label", ["appReplicas", "dockerVersion", "nodeVcpus", "kubernetesVersion"]
+)
+def test_the_smoke_check_runs_again_after_any_change(label):
+    ran = {r.command for r in planned(label).runs}
+    assert {"smoke-cluster", "smoke-k8s-node01-registry"} <= ran, sorted(ran)
