@@ -47,6 +47,10 @@ stack: $(VENV)/.deps
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
 
+# Preflight: this machine, the hypervisor and every mirror, in seconds (tools/doctor.py).
+doctor: $(VENV)/.deps
+	$(VENV)/bin/python -m tools.doctor --stack $(STACK)
+
 up: doctor stack
 	pulumi up --stack $(STACK) $(ARGS)
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import durationpy
 import pulumi
+import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -673,6 +674,39 @@ def load_settings() -> Settings:
     }
     secret = {key for key in raw if pulumi.runtime.is_config_secret(prefix + key)}
     return validate(raw, secret_keys=secret)
+
+
+def stack_file_config(project_file: Path, stack_file: Path) -> tuple[dict[str, Any], set[str]]:
+    """The config `pulumi up` would hand the program, read from the files without the engine:
+    Pulumi.yaml's defaults overlaid by the stack file's values (the CLI's mergeConfig,
+    pulumi/pulumi@v3.259.0:pkg/workspace/config.go), scalars as the CLI renders them. A `secure:`
+    value stays an EncryptedValue; its key is in the returned set of secret keys."""
+    project = yaml.safe_load(project_file.read_text())
+    stack = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else None
+    raw = {key: d.get("default") for key, d in project.get("config", {}).items() if "default" in d}
+    secret: set[str] = set()
+    for full_key, value in ((stack or {}).get("config") or {}).items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            value = EncryptedValue()
+            secret.add(key)
+        raw[key] = value
+    return {key: _as_cli_text(value) for key, value in raw.items()}, secret
+
+
+def _as_cli_text(value: Any) -> Any:
+    """YAML scalars reach the program as Go's %v prints them; lists and maps stay structured."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    return value
 
 
 def validate(
