@@ -63,6 +63,29 @@ destroy: stack
 outputs: stack
 	pulumi stack output --stack $(STACK)
 
+# --- everyday use -------------------------------------------------------------------------------
+NODE ?=
+
+# Run the smoke check again (and only it) against the running cluster.
+check: stack
+	@urns=$$(pulumi stack --stack $(STACK) --show-urns | grep -oE 'urn:pulumi:[^ ]*::smoke-[^ ]+' | sort -u); \
+	  if [ -z "$$urns" ]; then echo "error: stack $(STACK) has no smoke check yet: run make up"; exit 1; fi; \
+	  pulumi up --stack $(STACK) --yes --skip-preview $$(printf -- '--target-replace %s ' $$urns)
+
+# The admin kubeconfig, 0600 from the start (umask), for a kubectl of 1.12 to 1.14.
+kubeconfig: stack
+	umask 077 && pulumi stack output kubeconfig --show-secrets --stack $(STACK) > kubeconfig
+	@echo "wrote ./kubeconfig (0600): kubectl --kubeconfig kubeconfig get nodes"
+
+ssh: $(VENV)/.deps
+	@test -n "$(NODE)" || { echo "usage: make ssh NODE=k8s-master"; exit 1; }
+	$(VENV)/bin/python -m tools.ssh --stack $(STACK) $(NODE) $(ARGS)
+
+# The VM's serial console (libvirt VMs; leave it with Ctrl-]). There is no password login.
+console:
+	@test -n "$(NODE)" || { echo "usage: make console NODE=k8s-master"; exit 1; }
+	virsh --connect "$$(pulumi config get libvirtUri --stack $(STACK) 2>/dev/null || echo qemu:///system)" console $(NODE)
+
 lint: $(VENV)/.deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
