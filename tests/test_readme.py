@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import PROJECT_FILE, ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -23,5 +25,25 @@ def test_every_component_file_is_in_the_layout():
         path.name
         for path in (ROOT / "components").glob("*.py")
         if path.name != "__init__.py" and f"components/{path.name}" not in README
+    ]
+    assert missing == []
+
+
+def test_every_make_target_in_the_readme_exists_and_every_target_is_documented():
+    makefile = (ROOT / "Makefile").read_text()
+    phony = set(re.search(r"^\.PHONY: (.*)$", makefile, re.M)[1].split())
+    mentioned = set(re.findall(r"`make ([a-z-]+)", README)) | set(
+        re.findall(r"^make ([a-z-]+)", README, re.M)
+    )
+    assert mentioned <= phony, mentioned - phony
+    internal = {"stack", "lint", "python-check"}
+    assert phony - internal <= mentioned, phony - internal - mentioned
+
+
+def test_every_tool_is_in_the_layout():
+    missing = [
+        path.name
+        for path in (ROOT / "tools").glob("*.py")
+        if path.name != "__init__.py" and f"tools/{path.name}" not in README
     ]
     assert missing == []
