@@ -13,26 +13,54 @@ in Pulumi.yaml, never here.
 
 from __future__ import annotations
 
-import json
-import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from enum import Enum
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Literal
 
-import durationpy
 import pulumi
 import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from components.fields import (
+    Boolean,
+    BridgeName,
+    Cidr,
+    Dns1035Label,
+    EncryptedValue,
+    Hostname,
+    HostPath,
+    HttpPath,
+    ImageReference,
+    ImageRepository,
+    ImageSource,
+    ImageTag,
+    InterfaceName,
+    IPv4,
+    KubernetesVersion,
+    LibvirtName,
+    LibvirtUri,
+    OptionalImageReference,
+    OptionalIPv4,
+    Port,
+    PrivateKeyText,
+    PublicKey,
+    Quantity,
+    RpmVersion,
+    TokenTtl,
+    Url,
+    UserName,
+    check_key_strength,
+    integer,
+    listed,
+)
 
 PROJECT = "kubeadm-libvirt"
 
@@ -46,29 +74,6 @@ FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 DOCKER_BRIDGE = IPv4Network("172.17.0.0/16")
 # glibc reads at most three nameservers (resolv.h MAXNS); kubelet warns and drops the rest.
 MAX_NAMESERVERS = 3
-# Trees a hostPath or a storage pool must neither be, lie in, nor contain: the registry is
-# unauthenticated, so storage at /etc/kubernetes would serve the cluster's PKI to anyone.
-PROTECTED_TREES = (
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/lib",
-    "/lib64",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/sys",
-    "/usr",
-    "/var/run",
-    "/var/lib/etcd",
-    "/var/lib/kubelet",
-    "/var/lib/docker",
-    "/var/lib/cni",
-)
-MIN_TOKEN_TTL = timedelta(minutes=1)
-MAX_TOKEN_TTL = timedelta(hours=24)
 
 
 class SettingsError(pulumi.RunError):
@@ -92,352 +97,6 @@ def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-class EncryptedValue:
-    """A secure value the caller could not decrypt (`make doctor`): set, but not checkable."""
-
-    def __repr__(self) -> str:
-        return "[secret]"
-
-
-# --- one key on its own ------------------------------------------------------------------------
-
-
-def _checked(parse: Callable[[Any], Any]) -> BeforeValidator:
-    return BeforeValidator(parse)
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, not {_kind(value)}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def text(pattern: str, max_length: int, problem: str, *, allow_empty: bool = False) -> Any:
-    """A string that matches pattern as a whole (ASCII classes, no stray newline or blank) and
-    is at most max_length characters."""
-    regex = re.compile(pattern, re.ASCII)
-
-    def parse(value: Any) -> str:
-        value = _string(value)
-        if allow_empty and value == "":
-            return value
-        if len(value) > max_length:
-            raise ValueError(f"{problem}: longer than {max_length} characters")
-        if not regex.fullmatch(value):
-            raise ValueError(problem)
-        return value
-
-    return Annotated[str, _checked(parse)]
-
-
-def integer(low: int, high: int) -> Any:
-    """A whole number: an int, or a string of ASCII digits (the CLI passes scalars as text);
-    never a boolean, a float, infinity or NaN."""
-
-    def parse(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value, re.ASCII):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("must be a whole number written with the digits 0-9")
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return Annotated[int, _checked(parse)]
-
-
-def _boolean(value: Any) -> bool:
-    if value in ("true", "false"):
-        return value == "true"
-    if isinstance(value, bool):
-        return value
-    raise ValueError("must be true or false")
-
-
-def _structured(value: Any) -> Any:
-    """Lists and objects reach the program as JSON text (that is how the CLI passes them)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def listed(item: Any, low: int, high: int, what: str) -> Any:
-    def parse(value: Any) -> tuple:
-        value = _structured(value)
-        if not isinstance(value, list):
-            raise ValueError(f"must be a list of {what}, not {_kind(value)}")
-        if not low <= len(value) <= high:
-            raise ValueError(f"must list {low} to {high} {what}")
-        return tuple(value)
-
-    return Annotated[tuple[item, ...], _checked(parse)]
-
-
-_ASCII_DIGITS_ADDRESS = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", re.ASCII)
-
-
-def _ipv4(value: Any) -> IPv4Address:
-    value = _string(value)
-    if not _ASCII_DIGITS_ADDRESS.fullmatch(value):
-        raise ValueError("is not an IPv4 address such as 192.168.50.21")
-    try:
-        return IPv4Address(value)
-    except ValueError:
-        raise ValueError("is not an IPv4 address such as 192.168.50.21") from None
-
-
-def _ipv4_or_empty(value: Any) -> IPv4Address | None:
-    return None if value == "" else _ipv4(value)
-
-
-def _cidr(value: Any) -> IPv4Network:
-    value = _string(value)
-    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}", value, re.ASCII):
-        raise ValueError("is not an IPv4 CIDR such as 10.244.0.0/16")
-    try:
-        return IPv4Network(value, strict=True)
-    except ValueError as error:
-        raise ValueError(f"is not an IPv4 network CIDR such as 10.244.0.0/16 ({error})") from None
-
-
-# URLs end up in yum .repo files, daemon.json and curl command lines: RFC 3986 characters only,
-# and not the ones yum splits baseurl lists on (comma) or that quote (' " `).
-_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&()*+;=%-]+", re.ASCII)
-
-
-def _url(value: Any) -> str:
-    value = _string(value)
-    if len(value) > 2048:
-        raise ValueError("is longer than 2048 characters")
-    if not _URL_CHARACTERS.fullmatch(value):
-        raise ValueError("has characters a URL cannot hold (blanks, control characters, , ' \" `)")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as error:
-        raise ValueError(f"is not a URL ({error})") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise ValueError("has no host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(
-            "must not carry user:password@ (it would be written to world-readable files "
-            "and shown in process lists)"
-        )
-    return value
-
-
-def _host_path(value: Any) -> str:
-    """An absolute, normalised path on a host, outside (and not above) the system trees."""
-    value = _plain_path(value)
-    for tree in PROTECTED_TREES:
-        if value == tree or value.startswith(tree + "/") or (tree + "/").startswith(value + "/"):
-            raise ValueError(f"is or holds the system tree {tree}; choose a directory of its own")
-    return value
-
-
-def _plain_path(value: Any) -> str:
-    value = _string(value)
-    if len(value) > 255:
-        raise ValueError("is longer than 255 characters")
-    if not re.fullmatch(r"/[A-Za-z0-9._@+/-]*", value, re.ASCII):
-        raise ValueError("must be an absolute path of letters, digits and . _ @ + - /")
-    if value == "/" or posixpath.normpath(value) != value or ".." in value.split("/"):
-        raise ValueError("must be an absolute, normalised path other than / (no //, /./ or ..)")
-    return value
-
-
-def _image_source(value: Any) -> str:
-    value = _string(value)
-    return _plain_path(value) if value.startswith("/") else _url(value)
-
-
-def _duration(value: Any) -> timedelta:
-    value = _string(value)
-    if not re.fullmatch(r"[0-9.hms]{1,32}", value, re.ASCII):
-        raise ValueError("is not a duration such as 1h, 30m or 1h30m")
-    try:
-        duration = durationpy.from_str(value)
-    except durationpy.DurationError:
-        raise ValueError("is not a duration such as 1h, 30m or 1h30m") from None
-    if not MIN_TOKEN_TTL <= duration <= MAX_TOKEN_TTL:
-        # kubeadm reads a zero TTL as a token that never expires.
-        raise ValueError("must lie between 1m and 24h (a zero TTL never expires)")
-    return duration
-
-
-_PUBLIC_KEY_LINE = re.compile(
-    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( [ -~]{1,256})?",
-    re.ASCII,
-)
-
-
-def _public_key(value: Any) -> str:
-    """Exactly one OpenSSH public key of a type OpenSSH 7.4 accepts, parsed, on one line."""
-    value = _string(value)
-    if value == "":
-        return value
-    if len(value) > 16384:
-        raise ValueError("is longer than 16384 characters")
-    if not _PUBLIC_KEY_LINE.fullmatch(value):
-        raise ValueError(
-            "must be exactly one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa-sha2-*)"
-        )
-    try:
-        key = serialization.load_ssh_public_key(value.encode())
-    except (ValueError, UnsupportedAlgorithm) as error:
-        raise ValueError(f"is not a valid public key ({error})") from None
-    _check_key_strength(key)
-    return value
-
-
-def _check_key_strength(key: Any) -> None:
-    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey) and key.key_size < 2048:
-        raise ValueError(f"is an RSA key of {key.key_size} bits; use at least 2048")
-    if not isinstance(
-        key,
-        ed25519.Ed25519PublicKey
-        | ed25519.Ed25519PrivateKey
-        | rsa.RSAPublicKey
-        | rsa.RSAPrivateKey
-        | ec.EllipticCurvePublicKey
-        | ec.EllipticCurvePrivateKey,
-    ):
-        raise ValueError("is not an Ed25519, RSA or ECDSA key")
-
-
-def _private_key_text(value: Any) -> SecretStr | EncryptedValue:
-    if isinstance(value, EncryptedValue | SecretStr):
-        return value
-    return SecretStr(_string(value))
-
-
-# What the provider's own URI code reads (terraform-provider-libvirt@v0.8.1:libvirt/uri/*.go):
-# unix takes socket=, tls pkipath= (and no_verify=), ssh socket=, keyfile=, knownhosts=, sshauth=
-# (and known_hosts_verify=, no_verify=). Any other parameter is silently ignored there.
-_LIBVIRT_PARAMETERS = {
-    "qemu": ("socket",),
-    "qemu+unix": ("socket",),
-    "qemu+tls": ("pkipath",),
-    "qemu+ssh": ("socket", "keyfile", "knownhosts", "sshauth"),
-}
-_LIBVIRT_REFUSED_PARAMETERS = {
-    "no_verify": "skips verifying the hypervisor's identity (uri/ssh.go, uri/tls.go)",
-    "known_hosts_verify": "can skip verifying the hypervisor's identity (uri/ssh.go)",
-    "command": "would run a program on this machine in libvirt's own client",
-    "netcat": "would run a program on the hypervisor in libvirt's own client",
-}
-
-
-def _libvirt_uri(value: Any) -> str:
-    """A libvirt URI to the QEMU driver over a transport the provider implements, without the
-    parameters that skip host verification or run a program."""
-    value = _string(value)
-    if len(value) > 2048:
-        raise ValueError("is longer than 2048 characters")
-    if not _URL_CHARACTERS.fullmatch(value):
-        raise ValueError("has characters a libvirt URI cannot hold")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-        parameters = parse_qsl(
-            parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
-        )
-    except ValueError as error:
-        raise ValueError(f"is not a libvirt URI ({error})") from None
-    if parts.scheme not in _LIBVIRT_PARAMETERS:
-        raise ValueError(f"must use one of the transports {', '.join(_LIBVIRT_PARAMETERS)}")
-    if parts.path not in ("/system", "/session"):
-        raise ValueError("must end in /system or /session, e.g. qemu:///system")
-    if parts.password is not None:
-        raise ValueError("must not carry a password")
-    if parts.scheme in ("qemu", "qemu+unix") and parts.netloc:
-        raise ValueError(f"{parts.scheme}:// is local and takes no host, e.g. qemu:///system")
-    if parts.scheme in ("qemu+ssh", "qemu+tls") and not parts.hostname:
-        raise ValueError(f"{parts.scheme}:// needs a host, e.g. qemu+ssh://root@hypervisor/system")
-    if parts.fragment:
-        raise ValueError("must not have a #fragment")
-    known = _LIBVIRT_PARAMETERS[parts.scheme]
-    for name, _ in parameters:
-        if name in _LIBVIRT_REFUSED_PARAMETERS:
-            raise ValueError(f"parameter {name}= {_LIBVIRT_REFUSED_PARAMETERS[name]}; remove it")
-        if name not in known:
-            raise ValueError(
-                f"has the parameter {name}=, which the libvirt provider does not read over "
-                f"{parts.scheme}:// (it reads {', '.join(f'{k}=' for k in known)})"
-            )
-    return value
-
-
-# Image references as distribution/reference parses them (reference/regexp.go): an optional
-# domain[:port]/, lower-case path components, an optional :tag and @digest.
-_DOMAIN_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
-_DOMAIN = rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]{{1,5}})?"
-_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-
-Hostname = text(
-    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?",
-    63,
-    "is not an RFC 1123 hostname (lower-case letters, digits, '-', at most 63)",
-)
-Dns1035Label = text(
-    r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?",
-    63,
-    "is not a DNS-1035 label (a lower-case letter, then lower-case letters, digits, '-')",
-)
-UserName = text(r"[a-z_][a-z0-9_-]{0,31}", 32, "is not a Linux user name")
-InterfaceName = text(
-    r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}",
-    15,
-    "is not a network interface name (at most 15 letters, digits, '.', '_', '-')",
-)
-LibvirtName = text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", 64, "is not a libvirt object name")
-RpmVersion = text(
-    r"[0-9][A-Za-z0-9._+~-]{0,63}", 64, "is not an RPM version such as 18.06.3.ce-3.el7"
-)
-KubernetesVersion = text(
-    r"v1\.13\.[0-9]{1,3}",
-    16,
-    "must be v1.13.PATCH (the manifests, packages and flags here are Kubernetes 1.13's)",
-)
-Quantity = text(
-    r"[0-9]{1,9}(\.[0-9]{1,6})?(m|k|Ki|M|Mi|G|Gi|T|Ti)?",
-    24,
-    "is not a Kubernetes quantity such as 100m, 1 or 256Mi",
-)
-ImageTag = text(_TAG, 128, "is not an image tag (letters, digits, _ . -, at most 128)")
-ImageRepository = text(_REPOSITORY, 255, "is not an image repository such as registry.k8s.io")
-ImageReference = text(
-    rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
-    255,
-    "is not a container image reference such as quay.io/coreos/flannel:v0.11.0-amd64",
-)
-HttpPath = text(
-    r"/[A-Za-z0-9._~!$&()*+;=:@%/-]{0,1023}", 1024, "must be an HTTP path starting with /"
-)
-Url = Annotated[str, _checked(_url)]
-Port = integer(1, 65535)
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -446,12 +105,12 @@ class NodeConfig(Strict):
     """One entry of `nodes`; sizes left out fall back to nodeVcpus/nodeMemoryMiB/nodeDiskGiB."""
 
     name: Hostname
-    address: Annotated[IPv4Address, _checked(_ipv4)]
+    address: IPv4
     role: Literal["master", "worker"]
     vcpus: integer(1, 64) = None
     memoryMiB: integer(512, 1 << 20) = None  # noqa: N815 - the config key
     diskGiB: integer(8, 1 << 14) = None  # noqa: N815
-    hostKey: Annotated[str, _checked(_public_key)] = None  # noqa: N815
+    hostKey: PublicKey = None  # noqa: N815
 
 
 class StackConfig(Strict):
@@ -462,23 +121,19 @@ class StackConfig(Strict):
     nodeVcpus: integer(1, 64)
     nodeMemoryMiB: integer(512, 1 << 20)
     nodeDiskGiB: integer(8, 1 << 14)
-    nodeNetwork: Annotated[IPv4Network, _checked(_cidr)]
-    nodeGateway: Annotated[IPv4Address | None, _checked(_ipv4_or_empty)]
-    nodeNameservers: listed(
-        Annotated[IPv4Address, _checked(_ipv4)], 0, MAX_NAMESERVERS, "addresses"
-    )
+    nodeNetwork: Cidr
+    nodeGateway: OptionalIPv4
+    nodeNameservers: listed(IPv4, 0, MAX_NAMESERVERS, "addresses")
     nodeInterface: InterfaceName
     sshUser: UserName
-    sshPublicKey: Annotated[str, _checked(_public_key)]
-    sshPrivateKey: Annotated[Any, _checked(_private_key_text)]
-    libvirtUri: Annotated[str, _checked(_libvirt_uri)]
+    sshPublicKey: PublicKey
+    sshPrivateKey: PrivateKeyText
+    libvirtUri: LibvirtUri
     libvirtNetworkName: LibvirtName
-    libvirtBridge: text(
-        r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}", 15, "is not a bridge name such as br0", allow_empty=True
-    )
+    libvirtBridge: BridgeName
     storagePoolName: LibvirtName
-    storagePoolPath: Annotated[str, _checked(_host_path)]
-    baseImage: Annotated[str, _checked(_image_source)]
+    storagePoolPath: HostPath
+    baseImage: ImageSource
     centosVaultBaseUrls: listed(Url, 1, 4, "URLs")
     dockerCeRepoUrl: Url
     dockerCeGpgKey: Url
@@ -487,24 +142,19 @@ class StackConfig(Strict):
     kubernetesVersion: KubernetesVersion
     kubernetesCniVersion: RpmVersion
     imageRepository: ImageRepository
-    podNetworkCidr: Annotated[IPv4Network, _checked(_cidr)]
-    serviceCidr: Annotated[IPv4Network, _checked(_cidr)]
-    keepSwap: Annotated[bool, _checked(_boolean)]
-    joinTokenTtl: Annotated[timedelta, _checked(_duration)]
+    podNetworkCidr: Cidr
+    serviceCidr: Cidr
+    keepSwap: Boolean
+    joinTokenTtl: TokenTtl
     registryMirrors: listed(Url, 0, 4, "URLs")
-    registryAddress: Annotated[IPv4Address, _checked(_ipv4)]
+    registryAddress: IPv4
     registryPort: Port
     registryImage: ImageReference
-    registryStoragePath: Annotated[str, _checked(_host_path)]
+    registryStoragePath: HostPath
     flannelImage: ImageReference
     appName: Dns1035Label
     appImageTag: ImageTag
-    appSeedImage: text(
-        rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
-        255,
-        "is not a container image reference (or empty: you push the image yourself)",
-        allow_empty=True,
-    )
+    appSeedImage: OptionalImageReference
     appSeedToolImage: ImageReference
     appReplicas: integer(1, 100)
     appPort: Port
@@ -876,7 +526,7 @@ def _public_key_of(private_key: str, source: str) -> str:
                 key = serialization.load_ssh_private_key(data, password=None)
             else:
                 key = serialization.load_pem_private_key(data, password=None)
-            _check_key_strength(key)
+            check_key_strength(key)
             return (
                 key.public_key()
                 .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)

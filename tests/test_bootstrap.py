@@ -15,6 +15,7 @@ from conftest import (
     MOCK_JOIN_COMMAND,
     ROOT,
     is_secret_input,
+    key_pair,
     run_program,
     script_of,
     script_values,
@@ -362,3 +363,28 @@ def test_a_second_evaluation_gives_identical_inputs_for_every_resource():
     assert first.keys() == second.keys()
     changed = [urn for urn in first if first[urn] != second[urn]]
     assert changed == []
+
+
+# --- SSH host keys of existing machines ------------------------------------------------------
+
+
+def test_an_existing_machines_host_key_is_pinned_in_every_connection_to_it():
+    nodes = json.loads(stack_config("dev")["kubeadm-libvirt:nodes"])
+    host_key = key_pair("k8s-node01 host key")[1]
+    nodes[1]["hostKey"] = host_key
+    run = run_program(stack_config("dev", hostSource="existing", nodes=nodes))
+    for command in run.of_type(COMMAND):
+        connection = command.plain_inputs["connection"]
+        expected = host_key if connection["host"] == "192.168.50.22" else None
+        assert connection.get("hostKey") == expected, command.name
+    assert run.outputs["hostKeys"] == {"k8s-node01": host_key}
+
+
+def test_existing_machines_without_host_keys_get_one_warning(caplog):
+    with caplog.at_level("WARNING"):
+        run_program(stack_config("dev", hostSource="existing"))
+    warnings = [
+        r.getMessage() for r in caplog.records if "host keys are not verified" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "k8s-master, k8s-node01, k8s-node02" in warnings[0] and "hostKey" in warnings[0]

@@ -47,3 +47,11 @@ def test_every_tool_is_in_the_layout():
         if path.name != "__init__.py" and f"tools/{path.name}" not in README
     ]
     assert missing == []
+
+
+def test_the_readme_lists_the_init_flags_the_script_passes():
+    script = (ROOT / "components/scripts/init-control-plane.sh").read_text()
+    passed = set(re.findall(r"(--[a-z-]+)", script.split("init_flags=(", 1)[1]))
+    listed = set(re.findall(r"(--[a-z-]+)", README.split("kubeadm init --apiserver", 1)[1][:400]))
+    listed.add("--apiserver-advertise-address")
+    assert passed == listed
