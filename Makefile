@@ -25,8 +25,12 @@ python-check:
 	  echo "error: kubeadm-libvirt needs Python $(MIN_PYTHON) or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; \
 	  echo "       Run with PYTHON=/path/to/python3.10 (or newer)."; exit 1; }
 
-$(VENV)/.deps: requirements.txt requirements-test.txt | python-check
+$(VENV)/.deps: requirements.txt | python-check
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.deps requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
@@ -86,7 +90,7 @@ console:
 	@test -n "$(NODE)" || { echo "usage: make console NODE=k8s-master"; exit 1; }
 	virsh --connect "$$(pulumi config get libvirtUri --stack $(STACK) 2>/dev/null || echo qemu:///system)" console $(NODE)
 
-lint: $(VENV)/.deps
+lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
