@@ -352,3 +352,33 @@ def test_flannel_network_equals_the_pod_cidr_for_any_valid_cidr(cidr):
     net_conf = json.loads(find(run, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
     assert net_conf["Network"] == cidr
     assert values_of_command(run, "control-plane-init")["POD_NETWORK_CIDR"] == cidr
+
+
+# --- the smoke check ------------------------------------------------------------------------
+
+
+def test_the_smoke_check_comes_after_the_app_on_every_node_and_the_master(dev_run):
+    cluster = dev_run.named("smoke-cluster")
+    assert cluster.plain_inputs["connection"]["host"] == "192.168.50.21"
+    for name in ("app-deployment", "app-service", "registry-address"):
+        assert dev_run.depends_on(cluster, dev_run.named(name)), name
+    for node, address in (("k8s-master", ".21"), ("k8s-node01", ".22"), ("k8s-node02", ".23")):
+        check = dev_run.named(f"smoke-{node}-registry")
+        assert check.plain_inputs["connection"]["host"] == "192.168.50" + address
+        assert dev_run.depends_on(check, dev_run.named("app-deployment")), node
+        assert dev_run.depends_on(cluster, check), node
+
+
+def test_the_smoke_check_checks_the_app_through_the_master_and_a_worker(dev_run):
+    values = values_of_command(dev_run, "smoke-cluster")
+    assert values["APP_URLS"].split() == [
+        "http://192.168.50.21:30080/",
+        "http://192.168.50.22:30080/",
+    ]
+    assert values["NODES"].split() == ["k8s-master", "k8s-node01", "k8s-node02"]
+    registry = values_of_command(dev_run, "smoke-k8s-node02-registry")
+    assert (registry["REGISTRY_ENDPOINT"], registry["APP_NAME"], registry["APP_TAG"]) == (
+        "192.168.50.24:5000",
+        "spring-boot-demo",
+        "1.0",
+    )
