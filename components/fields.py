@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import durationpy
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -174,17 +174,25 @@ def cidr(value: Any) -> IPv4Network:
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&()*+;=%-]+", re.ASCII)
 
 
-def url(value: Any) -> str:
+def _split(value: Any, what: str) -> SplitResult:
+    """value parsed as a URL (urllib.parse), after the length and character checks."""
     value = _string(value)
     if len(value) > 2048:
         raise ValueError("is longer than 2048 characters")
     if not _URL_CHARACTERS.fullmatch(value):
-        raise ValueError("has characters a URL cannot hold (blanks, control characters, , ' \" `)")
+        raise ValueError(
+            f"has characters {what} cannot hold (blanks, control characters, , ' \" `)"
+        )
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as error:
-        raise ValueError(f"is not a URL ({error})") from None
+        raise ValueError(f"is not {what} ({error})") from None
+    return parts
+
+
+def url(value: Any) -> str:
+    parts = _split(value, "a URL")
     if parts.scheme not in ("http", "https"):
         raise ValueError("must be an http:// or https:// URL")
     if not parts.hostname:
@@ -302,14 +310,8 @@ _LIBVIRT_REFUSED_PARAMETERS = {
 def libvirt_uri(value: Any) -> str:
     """A libvirt URI to the QEMU driver over a transport the provider implements, without the
     parameters that skip host verification or run a program."""
-    value = _string(value)
-    if len(value) > 2048:
-        raise ValueError("is longer than 2048 characters")
-    if not _URL_CHARACTERS.fullmatch(value):
-        raise ValueError("has characters a libvirt URI cannot hold")
+    parts = _split(value, "a libvirt URI")
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
         parameters = parse_qsl(
             parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)
         )
