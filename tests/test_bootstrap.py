@@ -388,3 +388,17 @@ def test_existing_machines_without_host_keys_get_one_warning(caplog):
     ]
     assert len(warnings) == 1
     assert "k8s-master, k8s-node01, k8s-node02" in warnings[0] and "hostKey" in warnings[0]
+
+
+def test_kubernetes_repositories_are_tried_in_the_order_given():
+    urls = [
+        "https://mirrors.aliyun.com/kubernetes/yum/repos/kubernetes-el7-x86_64/",
+        "https://cache.example/k8s/",
+    ]
+    run = run_program(stack_config("dev", kubernetesRepoUrls=urls))
+    values = script_values(
+        script_of(commands(run)["node-k8s-node01-prepare"].plain_inputs["create"])
+    )
+    repo = ConfigParser(interpolation=None)
+    repo.read_string(values["KUBERNETES_REPO"])
+    assert repo["kubernetes"]["baseurl"].split() == urls
