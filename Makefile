@@ -34,18 +34,11 @@ $(VENV)/.test-deps: $(VENV)/.deps requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-# The libvirt provider runs a program named exactly `mkisofs` on this machine for the cloud-init
-# seeds (terraform-provider-libvirt@v0.8.1:libvirt/cloudinit_def.go).
 stack: $(VENV)/.deps
 	@command -v pulumi >/dev/null || { \
 	  echo "error: the Pulumi CLI is not installed."; \
 	  echo "       Install it with: curl -fsSL https://get.pulumi.com | sh   (then open a new shell)"; \
 	  exit 1; }
-	@if [ "$$(pulumi config get hostSource --stack $(STACK) 2>/dev/null || echo libvirt)" = libvirt ] \
-	    && ! command -v mkisofs >/dev/null; then \
-	  echo "error: no program named mkisofs; the libvirt provider runs it to build the cloud-init seeds."; \
-	  echo "       Debian/Ubuntu: sudo apt-get install genisoimage   (it provides mkisofs)"; \
-	  echo "       Fedora/RHEL 9 family: sudo dnf install xorriso    (its mkisofs alternative)"; exit 1; fi
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE+x}$${PULUMI_CONFIG_PASSPHRASE_FILE+x}" ] && [ ! -t 0 ]; then \
 	  echo "error: set PULUMI_CONFIG_PASSPHRASE (it encrypts the secrets in the local state)"; exit 1; fi
 	mkdir -p .pulumi-state

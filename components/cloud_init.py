@@ -16,9 +16,12 @@ def meta_data(node: NodeSpec) -> str:
     return _dump({"instance-id": node.name, "local-hostname": node.name})
 
 
-# Run on every boot before sshd-keygen and sshd (cloud-init.service is Before= both): sshd loads
-# only the ED25519 host key, and sshd-keygen adds no RSA/ECDSA keys (it reads
-# AUTOCREATE_SERVER_KEYS from /etc/sysconfig/sshd on el7). Idempotent.
+# Run on every boot before sshd-keygen and sshd (canonical/cloud-init@19.4:
+# systemd/cloud-init.service.tmpl is Before= both): sshd loads only the ED25519 host key, and
+# sshd-keygen adds no RSA/ECDSA keys. el7's sshd_config has HostKey lines for rsa, ecdsa and
+# ed25519, and /usr/sbin/sshd-keygen makes every missing type unless /etc/sysconfig/sshd sets
+# AUTOCREATE_SERVER_KEYS=NO (openssh-7.4p1-23.el7_9 as imported in xcp-ng-rpms/openssh@3347de5:
+# SOURCES/openssh-6.6p1-redhat.patch, SOURCES/sshd-keygen). Idempotent; tested in the sandbox.
 PIN_HOST_KEY = [
     "sed -i -E 's@^(HostKey[[:space:]]+/etc/ssh/ssh_host_(rsa|dsa|ecdsa)_key)[[:space:]]*$@#\\1@'"
     " /etc/ssh/sshd_config",

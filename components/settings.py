@@ -666,8 +666,9 @@ def _check_network(settings: Settings, config: StackConfig) -> None:
 def _check_cidrs(settings: Settings) -> None:
     k8s, node_network = settings.kubernetes, settings.network.node_network
     pod, service = k8s.pod_network_cidr, k8s.service_cidr
-    # kube-controller-manager gives every node a /24 of the pod network (kubeadm 1.13's
-    # --node-cidr-mask-size default); flannel's SubnetLen is /24 too.
+    # kube-controller-manager gives every node a /24 of the pod network (NodeCIDRMaskSize
+    # defaults to 24: kubernetes/kubernetes 1.13 pkg/apis/componentconfig/v1alpha1/defaults.go);
+    # flannel's SubnetLen is /24 too.
     node_bits = max(1, len(settings.nodes) - 1).bit_length()
     if pod.prefixlen > 24 - node_bits:
         raise SettingsError(
@@ -676,7 +677,9 @@ def _check_cidrs(settings: Settings) -> None:
             f"is too small: each of {len(settings.nodes)} nodes gets a /24 from it, so it needs "
             f"a prefix of /{24 - node_bits} or shorter",
         )
-    # kube-apiserver refuses a service range of more than 2^20 addresses.
+    # kube-apiserver refuses a service range of more than 2^20 addresses (bits-ones > 20:
+    # kubernetes/kubernetes 1.13 cmd/kube-apiserver/app/options/validation.go
+    # validateClusterIPFlags); below /28 there is no room for the API and DNS services.
     if not 12 <= service.prefixlen <= 28:
         raise SettingsError("serviceCidr", str(service), "must have a prefix between /12 and /28")
     for key, cidr in (("podNetworkCidr", pod), ("serviceCidr", service)):

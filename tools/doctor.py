@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.settings import (  # noqa: E402
+    MASTER_MIN_MEMORY_MIB,
     HostSource,
     Settings,
     SettingsError,
@@ -196,6 +197,8 @@ def is_local(uri: str) -> bool:
 
 
 def check_mkisofs(system: System) -> Check:
+    """The provider runs exactly `mkisofs -output ... -volid cidata -joliet -rock` on this machine
+    (terraform-provider-libvirt@v0.8.1:libvirt/cloudinit_def.go): that name must be on PATH."""
     if system.which("mkisofs"):
         return Check("mkisofs", OK, system.which("mkisofs") or "")
     distribution = ""
@@ -276,7 +279,8 @@ def check_memory(settings: Settings, system: System) -> Check:
             "memory",
             FAIL,
             f"{available} MiB available, the nodes need {needed} MiB",
-            "free memory, or lower nodeMemoryMiB / nodes[i].memoryMiB (the master needs 1700)",
+            "free memory, or lower nodeMemoryMiB / nodes[i].memoryMiB "
+            f"(the master needs {MASTER_MIN_MEMORY_MIB})",
         )
     return Check("memory", OK, f"{available} MiB available for {needed} MiB of nodes")
 
