@@ -37,7 +37,7 @@ $(VENV)/.test-deps: $(VENV)/.deps requirements-test.txt
 stack: $(VENV)/.deps
 	@command -v pulumi >/dev/null || { \
 	  echo "error: the Pulumi CLI is not installed."; \
-	  echo "       Install it with: curl -fsSL https://get.pulumi.com | sh   (then open a new shell)"; \
+	  echo "       Install it with: curl -fsSL https://get.pulumi.com | sh -s -- --version 3.260.0   (then open a new shell)"; \
 	  exit 1; }
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE+x}$${PULUMI_CONFIG_PASSPHRASE_FILE+x}" ] && [ ! -t 0 ]; then \
 	  echo "error: set PULUMI_CONFIG_PASSPHRASE (it encrypts the secrets in the local state)"; exit 1; fi

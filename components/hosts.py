@@ -11,9 +11,42 @@ from pulumi_command import remote
 from components import scripts
 from components.settings import NodeSpec, Role, Settings, SshSettings
 
-# A fresh VM needs a minute or two before sshd answers: retry for up to 10 minutes.
-SSH_DIAL_ATTEMPTS = 40
+# A fresh VM needs a minute or two before sshd answers; every remote step waits up to this long.
+SSH_DIAL_BUDGET_SECONDS = 600
 SSH_DIAL_TIMEOUT_SECONDS = 15
+
+# pulumi-command dials again after every failed dial, waiting as retry.Until's defaults say:
+# 100 ms first, then 1.5 times longer each time, never more than 5 s
+# (pulumi/pulumi@v3.224.0:sdk/go/common/util/retry/until.go, the SDK pulumi-command v1.2.1 is
+# built with). With dialErrorLimit N it dials N + 1 times, waits N times in between and then
+# fails with "after N failed attempts: <the last dial's error>"
+# (pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/connection.go dialWithRetry).
+RETRY_FIRST_DELAY_NS = 100_000_000
+RETRY_BACKOFF = 1.5
+RETRY_MAX_DELAY_NS = 5_000_000_000
+
+
+def dial_wait_seconds(attempts: int) -> float:
+    """The time pulumi-command waits between dials before it gives up after `attempts` failed
+    ones (the dials themselves come on top: instant when refused, up to the per-dial timeout
+    when unanswered). Go's arithmetic: durations are whole nanoseconds, capped before use."""
+    delay, total = RETRY_FIRST_DELAY_NS, 0
+    for _ in range(attempts):
+        delay = min(delay, RETRY_MAX_DELAY_NS)
+        total += delay
+        delay = int(delay * RETRY_BACKOFF)
+    return total / 1e9
+
+
+def dial_attempts_for(budget_seconds: float) -> int:
+    """The fewest failed dials whose waits add up to budget_seconds."""
+    attempts = 0
+    while dial_wait_seconds(attempts) < budget_seconds:
+        attempts += 1
+    return attempts
+
+
+SSH_DIAL_ATTEMPTS = dial_attempts_for(SSH_DIAL_BUDGET_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -26,9 +59,14 @@ class Host:
     in order, and the old machine its clean-up (pulumi-command replaces a command only when
     its triggers change; pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/command.go).
 
-    machine is the stack resource the host runs as (a libvirt domain), or None when the host
-    outlives the stack (existing machines). Commands wait for it, and `pulumi destroy` skips
-    their clean-up when the machine goes with them.
+    machine is the stack resource the host runs as (a libvirt domain): commands wait for it.
+    disk is what holds the host's state (the VM's disk): commands are deleted with it, so their
+    clean-up is skipped when the disk goes too. A domain redefined on the same disk (new size,
+    network, console) keeps every command: since pulumi/pulumi#23818 (CLI 3.260) a resource
+    whose `deletedWith` target is replaced is replaced with it
+    (pulumi/pulumi@5cd93859:pkg/resource/deploy/step_generator.go diff,
+    calculateDependentReplacements), which must follow the disk, never the domain. Both are
+    None when the host outlives the stack (existing machines).
     """
 
     name: str
@@ -37,6 +75,7 @@ class Host:
     connection: remote.ConnectionArgs
     identity: list[pulumi.Input[str]] = field(default_factory=list)
     machine: pulumi.Resource | None = None
+    disk: pulumi.Resource | None = None
 
     @property
     def is_master(self) -> bool:
@@ -57,13 +96,13 @@ class Host:
 
         It is replaced (old delete, new create) when the host's identity or any of triggers
         changes; any other change re-runs `update`, or `create` when there is no update script.
-        It waits for the host's machine and skips its delete step when that machine is deleted
-        with it. The previous output is never put in the environment (it may hold secrets).
+        It waits for the host's machine and is deleted with the host's disk. The previous output
+        is never put in the environment (it may hold secrets).
         """
         own = pulumi.ResourceOptions(
             parent=parent,
             depends_on=[self.machine] if self.machine else None,
-            deleted_with=self.machine,
+            deleted_with=self.disk,
         )
         return remote.Command(
             name,
@@ -101,16 +140,17 @@ def host_for(
     node: NodeSpec,
     ssh: SshSettings,
     host_key: pulumi.Input[str] | None,
-    identity: list[pulumi.Input[str]] | None = None,
     machine: pulumi.Resource | None = None,
+    disk: pulumi.Resource | None = None,
 ) -> Host:
     return Host(
         name=node.name,
         address=node.address,
         role=node.role,
         connection=ssh_connection(node.address, ssh, host_key),
-        identity=[node.name, str(node.address), *(identity or [])],
+        identity=[node.name, str(node.address), *([disk.id] if disk else [])],
         machine=machine,
+        disk=disk,
     )
 
 

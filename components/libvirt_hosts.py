@@ -60,8 +60,8 @@ class LibvirtHosts(pulumi.ComponentResource):
                     node,
                     settings.ssh,
                     host_key=vm.host_public_key,
-                    identity=[vm.disk.id],
                     machine=vm.domain,
+                    disk=vm.disk,
                 )
             )
         self.register_outputs({"nodes": {h.name: str(h.address) for h in self.hosts}})

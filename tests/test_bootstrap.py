@@ -22,6 +22,8 @@ from conftest import (
     stack_config,
 )
 
+from components import hosts
+
 COMMAND = "command:remote:Command"
 WORKERS = ("k8s-node01", "k8s-node02")
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
@@ -54,11 +56,27 @@ def test_no_preparation_waits_for_the_master_or_another_host(dev_run):
                 assert not dev_run.depends_on(prep, other), f"{name} waits for {other.name}"
 
 
-def test_preparation_waits_for_its_own_vm(dev_run):
+def test_preparation_waits_for_its_own_vm_and_goes_with_its_disk(dev_run):
     prep = commands(dev_run)["node-k8s-node01-prepare"]
     domain = dev_run.named("cluster-k8s-node01-domain")
+    disk = dev_run.named("cluster-k8s-node01-disk")
     assert dev_run.depends_on(prep, domain)
-    assert prep.deleted_with == domain.urn, "a VM that goes away needs no clean-up"
+    # The disk holds what the step did; a domain redefined on it keeps the step (CLI >= 3.260
+    # replaces whatever is deleted with a replaced resource: pulumi/pulumi#23818).
+    assert prep.deleted_with == disk.urn, "a VM whose disk goes away needs no clean-up"
+
+
+def test_every_step_on_a_vm_goes_with_that_vms_disk_never_its_domain(dev_run):
+    disks = {d.plain_inputs["connection"]["host"]: d.deleted_with for d in dev_run.of_type(COMMAND)}
+    by_address = {
+        "192.168.50.21": dev_run.named("cluster-k8s-master-disk").urn,
+        "192.168.50.22": dev_run.named("cluster-k8s-node01-disk").urn,
+        "192.168.50.23": dev_run.named("cluster-k8s-node02-disk").urn,
+    }
+    for command in dev_run.of_type(COMMAND):
+        host = host_of(command)
+        assert command.deleted_with == by_address[host], command.name
+    assert set(disks) == set(by_address)
 
 
 def test_preparation_values_come_from_settings(dev_run):
@@ -266,7 +284,7 @@ def test_removing_a_worker_drains_it_on_the_master_before_resetting_it(dev_run):
 
 def test_master_side_cleanup_is_skipped_only_when_the_master_vm_goes_too(dev_run):
     registered = commands(dev_run)["worker-k8s-node01-registered"]
-    assert registered.deleted_with == dev_run.named("cluster-k8s-master-domain").urn
+    assert registered.deleted_with == dev_run.named("cluster-k8s-master-disk").urn
 
 
 def test_existing_machines_keep_every_delete_step():
@@ -402,3 +420,39 @@ def test_kubernetes_repositories_are_tried_in_the_order_given():
     repo = ConfigParser(interpolation=None)
     repo.read_string(values["KUBERNETES_REPO"])
     assert repo["kubernetes"]["baseurl"].split() == urls
+
+
+# --- how long a remote step waits for SSH -------------------------------------------------------
+
+
+def test_the_dial_waits_follow_pulumi_commands_backoff():
+    """retry.Until: 100 ms, then 1.5 times longer, at most 5 s (pulumi/pulumi sdk until.go)."""
+    assert [round(hosts.dial_wait_seconds(n), 4) for n in range(1, 5)] == [
+        0.1,
+        0.25,
+        0.475,
+        0.8125,
+    ]
+    capped = hosts.dial_wait_seconds(30) - hosts.dial_wait_seconds(29)
+    assert capped == 5.0
+    assert round(hosts.dial_wait_seconds(40)) == 161, "the old 40 tries: under 3 minutes"
+
+
+def test_every_connection_retries_ssh_for_about_ten_minutes(dev_run):
+    attempts = hosts.SSH_DIAL_ATTEMPTS
+    assert 600 <= hosts.dial_wait_seconds(attempts) < 605
+    assert hosts.dial_wait_seconds(attempts - 1) < 600
+    for command in dev_run.of_type(COMMAND):
+        connection = command.plain_inputs["connection"]
+        assert connection["dialErrorLimit"] == attempts, command.name
+        assert connection["perDialTimeout"] == hosts.SSH_DIAL_TIMEOUT_SECONDS, command.name
+
+
+def test_the_readme_states_the_real_ssh_budget_and_error_texts():
+    readme = (ROOT / "README.md").read_text()
+    attempts = hosts.SSH_DIAL_ATTEMPTS
+    assert f"SSH: {attempts} tries over about 10 minutes" in readme
+    assert f"after {attempts} failed attempts: dial tcp" in readme
+    assert (
+        f"after {attempts} failed attempts: ssh: handshake failed: ssh: host key mismatch" in readme
+    )

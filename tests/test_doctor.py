@@ -150,16 +150,24 @@ def test_a_missing_cli_is_a_blocker_with_the_install_command(machine):
     assert check.status == doctor.FAIL and "get.pulumi.com" in check.fix
 
 
-@pytest.mark.parametrize("version", ["v3.201.0", "v4.0.1", "v2.25.0"])
+@pytest.mark.parametrize("version", ["v3.201.0", "v3.261.0", "v3.276.0", "v4.0.1", "v2.25.0"])
 def test_a_cli_outside_the_readme_range_is_a_blocker(machine, version):
     machine.fake("pulumi", f"#!/bin/sh\necho {version}\n")
-    assert machine.diagnose()["Pulumi CLI"].status == doctor.FAIL
+    check = machine.diagnose()["Pulumi CLI"]
+    assert check.status == doctor.FAIL
+    assert f"--version {doctor.PULUMI_INSTALL_VERSION}" in check.fix
+
+
+@pytest.mark.parametrize("version", ["v3.202.0", "v3.259.0", "v3.260.0", "v3.260.2"])
+def test_a_cli_inside_the_readme_range_passes(machine, version):
+    machine.fake("pulumi", f"#!/bin/sh\necho {version}\n")
+    assert machine.diagnose()["Pulumi CLI"].status == doctor.OK
 
 
 def test_the_cli_range_is_the_one_the_readme_states():
-    low, high = doctor.PULUMI_RANGE
     text = (ROOT / "README.md").read_text()
-    assert f"Pulumi CLI {low[0]}.{low[1]} or newer, below {high[0]}" in text
+    assert f"Pulumi CLI {doctor.cli_range_text()}" in text
+    assert f"--version {doctor.PULUMI_INSTALL_VERSION}" in text
 
 
 def test_no_passphrase_is_a_blocker(machine):

@@ -1,35 +1,62 @@
 """Day 2: what `pulumi up` does when a setting changes, computed by the plan simulator
-(tests/plan.py) from the engine's and the providers' rules. Every key has a change here with
-its outcome class, and no change may leave a blank VM, a retired token, a NIC on a deleted
-network, a new cluster without its add-ons, or kubeadm init/join running again in place."""
+(tests/plan.py) from the engine's and the providers' rules, on every engine the accepted CLI
+range holds. Every key has a change here with its outcome class, and no change may leave a
+blank VM, a retired token, a NIC on a deleted network, a new cluster without its add-ons,
+kubeadm init/join running again in place, or a host whose clean-up is skipped while it stays."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+from dataclasses import dataclass, field
 from functools import cache
 
+import pulumi
+import pulumi_libvirt as libvirt
 import pytest
-from conftest import PROJECT_FILE, ROOT, key_pair, run_with_fake_home, stack_config
+from conftest import (
+    PROJECT_FILE,
+    ROOT,
+    ProgramRun,
+    key_pair,
+    run_program,
+    run_with_fake_home,
+    stack_config,
+)
 from plan import (
     ADDONS_ONLY,
+    CASCADE_ENGINE,
+    COMMAND,
     CREATE,
     DELETE,
+    DOMAIN,
+    ENGINES,
     HOSTS_IN_PLACE,
+    LEGACY_ENGINE,
+    NETWORK,
     NEW_CLUSTER,
+    NEWEST_MODELLED_CLI,
     NODES_ADDED_OR_REMOVED,
     NOTHING,
     OUTCOMES,
     REPLACE,
     SAME,
+    TF_SCHEMAS,
     UPDATE,
     VMS_REBUILT,
     VMS_RESTARTED,
+    Plan,
+    delete_skipped,
+    kubernetes_force_new,
     outcome,
     problems,
     simulate,
+    tf_requires_new,
 )
+from pulumi_command import remote
+
+from tools import doctor
 
 LIBVIRT, EXISTING = "libvirt", "existing"
 DEV_NODES = json.loads(stack_config("dev")["kubeadm-libvirt:nodes"])
@@ -81,6 +108,13 @@ CHANGES = [
         VMS_REBUILT,
     ),
     ("grow a worker", LIBVIRT, ["nodes"], {"nodes": nodes((1, "vcpus", 4))}, VMS_RESTARTED),
+    (
+        "grow the master",
+        LIBVIRT,
+        ["nodes"],
+        {"nodes": nodes((0, "vcpus", 4), (0, "memoryMiB", 4096))},
+        VMS_RESTARTED,
+    ),
     (
         "resize a worker's disk",
         LIBVIRT,
@@ -379,12 +413,24 @@ def deployed(mode: str):
     return run_with_fake_home(base(mode))
 
 
-@cache
-def planned(label: str):
+def config_of(label: str) -> tuple[str, dict[str, str]]:
     _, mode, _, overrides, _ = next(c for c in CHANGES if c[0] == label)
-    return simulate(
-        base(mode), stack_config("dev", **{"hostSource": mode, **overrides}), deployed(mode)
-    )
+    return mode, stack_config("dev", **{"hostSource": mode, **overrides})
+
+
+@cache
+def evaluated(label: str):
+    return run_with_fake_home(config_of(label)[1])
+
+
+@cache
+def planned(label: str, engine=CASCADE_ENGINE):
+    mode, config = config_of(label)
+    return simulate(base(mode), config, deployed(mode), engine, evaluated(label))
+
+
+ON_EVERY_ENGINE = [(*change, engine) for change in CHANGES for engine in ENGINES]
+ON_EVERY_ENGINE_IDS = [f"{c[0]}-{engine}" for c in CHANGES for engine in ENGINES]
 
 
 def test_every_key_has_a_change_with_an_outcome():
@@ -392,31 +438,73 @@ def test_every_key_has_a_change_with_an_outcome():
     assert covered == set(PROJECT_FILE["config"])
 
 
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
 @pytest.mark.parametrize("mode", [LIBVIRT, EXISTING])
-def test_an_unchanged_configuration_plans_nothing(mode):
-    plan = simulate(base(mode), base(mode), deployed(mode))
+def test_an_unchanged_configuration_plans_nothing(mode, engine):
+    plan = simulate(base(mode), base(mode), deployed(mode), engine, deployed(mode))
     assert plan.changed() == {} and plan.runs == []
 
 
-@pytest.mark.parametrize(("label", "mode", "keys", "overrides", "expected"), CHANGES, ids=IDS)
-def test_each_change_has_its_outcome(label, mode, keys, overrides, expected):
-    plan = planned(label)
+@pytest.mark.parametrize(
+    ("label", "mode", "keys", "overrides", "expected", "engine"),
+    ON_EVERY_ENGINE,
+    ids=ON_EVERY_ENGINE_IDS,
+)
+def test_each_change_has_its_outcome_on_every_engine(
+    label, mode, keys, overrides, expected, engine
+):
+    plan = planned(label, engine)
     assert outcome(plan) == expected, sorted(plan.changed().items())
 
 
-@pytest.mark.parametrize(("label", "mode", "keys", "overrides", "expected"), CHANGES, ids=IDS)
+@pytest.mark.parametrize(
+    ("label", "mode", "keys", "overrides", "expected", "engine"),
+    ON_EVERY_ENGINE,
+    ids=ON_EVERY_ENGINE_IDS,
+)
 def test_no_change_leaves_a_blank_vm_a_retired_token_a_stray_nic_or_a_bare_cluster(
-    label, mode, keys, overrides, expected
+    label, mode, keys, overrides, expected, engine
 ):
-    assert problems(planned(label)) == []
+    assert problems(planned(label, engine)) == []
+
+
+SIZE_AND_NETWORK = [
+    "nodeVcpus",
+    "nodeMemoryMiB",
+    "grow a worker",
+    "grow the master",
+    "libvirtNetworkName",
+    "libvirtBridge",
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+@pytest.mark.parametrize("label", SIZE_AND_NETWORK)
+def test_a_redefined_domain_keeps_every_host_step_and_every_kubernetes_object(label, engine):
+    """A domain replaced on the same disk (size, network): the host keeps its state, so nothing
+    on the cluster side is replaced but the smoke check, on the engine before #23818 and after."""
+    plan = planned(label, engine)
+    touched = {
+        plan.resource(urn).name: kind
+        for urn, kind in plan.steps.items()
+        if kind != SAME
+        and (
+            plan.resource(urn).type in (COMMAND, "pulumi:providers:kubernetes")
+            or plan.resource(urn).type.startswith("kubernetes:")
+        )
+        and not plan.resource(urn).name.startswith("smoke-")
+    }
+    assert touched == {}, touched
+    assert any(n.endswith("-domain") for n in plan.named(REPLACE))
 
 
 def runs_of(plan, command: str) -> list[tuple[str, str, str]]:
     return [(r.phase, r.script, r.host) for r in plan.runs if r.command == command]
 
 
-def test_a_vcpu_change_reboots_the_same_disks_and_runs_nothing_but_the_check():
-    plan = planned("nodeVcpus")
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+def test_a_vcpu_change_reboots_the_same_disks_and_runs_nothing_but_the_check(engine):
+    plan = planned("nodeVcpus", engine)
     assert {n for n in plan.named(REPLACE) if not n.startswith("smoke-")} == {
         "cluster-k8s-node01-domain",
         "cluster-k8s-node02-domain",
@@ -424,17 +512,30 @@ def test_a_vcpu_change_reboots_the_same_disks_and_runs_nothing_but_the_check():
     assert {r.script for r in plan.runs} == {"check-registry", "check-cluster"}
 
 
-def test_a_rebuilt_worker_is_prepared_and_joins_again_with_a_fresh_token():
-    plan = planned("move a worker")
-    new, old = "192.168.50.32", "192.168.50.22"
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+def test_a_rebuilt_worker_is_prepared_and_joins_again_with_a_fresh_token(engine):
+    plan = planned("move a worker", engine)
+    new = "192.168.50.32"
     assert runs_of(plan, "node-k8s-node01-prepare") == [("create", "prepare-node", new)]
     assert runs_of(plan, "worker-k8s-node01-join-command") == [
         ("create", "create-join-command", "192.168.50.21")
     ]
-    assert runs_of(plan, "worker-k8s-node01-join") == [
-        ("delete", "reset-node", old),
-        ("create", "join-worker", new),
-    ]
+    assert ("create", "join-worker", new) in runs_of(plan, "worker-k8s-node01-join")
+
+
+def test_a_rebuilt_workers_old_vm_is_reset_first_only_before_3_260():
+    """The old disk is replaced delete-before-replace. Up to 3.259 the engine marks only the
+    steps it condemns as deleted, not the disk itself, so the old VM's reset runs before the
+    VM goes; from 3.260 the disk marks itself and the reset is skipped. The master drains and
+    deletes the Node either way."""
+    old = "192.168.50.22"
+    for engine, resets in ((LEGACY_ENGINE, True), (CASCADE_ENGINE, False)):
+        plan = planned("move a worker", engine)
+        join = runs_of(plan, "worker-k8s-node01-join")
+        assert (("delete", "reset-node", old) in join) is resets, (engine, join)
+        assert ("delete", "remove-node", "192.168.50.21") in runs_of(
+            plan, "worker-k8s-node01-registered"
+        ), engine
     assert ("delete", "remove-node", "192.168.50.21") in runs_of(
         plan, "worker-k8s-node01-registered"
     )
@@ -539,3 +640,237 @@ def test_the_readme_change_table_says_what_the_simulator_computes():
 def test_the_smoke_check_runs_again_after_any_change(label):
     ran = {r.command for r in planned(label).runs}
     assert {"smoke-cluster", "smoke-k8s-node01-registry"} <= ran, sorted(ran)
+
+
+# --- every rule of the simulator fires: each read in its source -------------------------------
+
+DOMAIN_BEFORE = {
+    "name": "n",
+    "vcpu": 2,
+    "disks": [{"volumeId": "v-id"}],
+    "networkInterfaces": [{"networkId": "net-id", "mac": "52:54:00:00:00:01"}],
+    "consoles": [{"type": "pty", "targetPort": "0"}],
+    "graphics": {"type": "vnc", "listenType": "address"},
+    "cpu": {"mode": "host-passthrough"},
+}
+NETWORK_BEFORE = {
+    "name": "k8s-net",
+    "mode": "nat",
+    "addresses": ["192.168.50.0/24"],
+    "dns": {"enabled": True, "forwarders": [{"address": "9.9.9.9"}]},
+    "dhcp": {"enabled": False},
+    "routes": [{"cidr": "10.1.0.0/16", "gateway": "192.168.50.2"}],
+    "mtu": 1500,
+}
+
+
+def edited(document: dict, **changes) -> dict:
+    result = copy.deepcopy(document)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.mark.parametrize(
+    ("label", "changes", "replaces"),
+    [
+        ("vcpu", {"vcpu": 4}, True),
+        ("a disk's scsi flag", {"disks": [{"volumeId": "v-id", "scsi": True}]}, True),
+        ("a second disk", {"disks": [{"volumeId": "v-id"}, {"volumeId": "w-id"}]}, True),
+        ("another volume on the disk", {"disks": [{"volumeId": "w-id"}]}, False),
+        ("a tpm", {"tpm": {"model": "tpm-tis"}}, True),
+        ("an xslt", {"xml": {"xslt": "<xsl:stylesheet/>"}}, True),
+        ("a console's port", {"consoles": [{"type": "pty", "targetPort": "1"}]}, True),
+        ("a removed console", {"consoles": None}, True),
+        (
+            "the graphics' websocket",
+            {"graphics": {"type": "vnc", "listenType": "address", "websocket": 5700}},
+            False,
+        ),
+        ("a NIC on another network", {"networkInterfaces": [{"networkId": "other-id"}]}, False),
+        ("the cpu mode", {"cpu": {"mode": "host-model"}}, False),
+        ("no cpu block (Computed)", {"cpu": None}, False),
+        ("video", {"video": {"type": "vga"}}, False),
+        ("autostart", {"autostart": True}, False),
+    ],
+)
+def test_the_libvirt_domain_rules_are_terraform_provider_libvirt_v0_8_1s(label, changes, replaces):
+    after = edited(DOMAIN_BEFORE, **changes)
+    assert tf_requires_new(TF_SCHEMAS[DOMAIN], DOMAIN_BEFORE, after) is replaces, label
+
+
+@pytest.mark.parametrize(
+    ("label", "changes", "replaces"),
+    [
+        (
+            "dns forwarders",
+            {"dns": {"enabled": True, "forwarders": [{"address": "1.1.1.1"}]}},
+            True,
+        ),
+        (
+            "dns srvs",
+            {
+                "dns": {
+                    "enabled": True,
+                    "forwarders": [{"address": "9.9.9.9"}],
+                    "srvs": [{"service": "x", "protocol": "tcp"}],
+                }
+            },
+            True,
+        ),
+        (
+            "dns hosts",
+            {
+                "dns": {
+                    "enabled": True,
+                    "forwarders": [{"address": "9.9.9.9"}],
+                    "hosts": [{"ip": "192.168.50.5", "hostname": "h"}],
+                }
+            },
+            False,
+        ),
+        (
+            "dns local_only",
+            {"dns": {"enabled": True, "localOnly": True, "forwarders": [{"address": "9.9.9.9"}]}},
+            False,
+        ),
+        (
+            "one more route",
+            {
+                "routes": [
+                    *NETWORK_BEFORE["routes"],
+                    {"cidr": "10.2.0.0/16", "gateway": "192.168.50.3"},
+                ]
+            },
+            True,
+        ),
+        (
+            "a route's gateway",
+            {"routes": [{"cidr": "10.1.0.0/16", "gateway": "192.168.50.3"}]},
+            False,
+        ),
+        ("dhcp on", {"dhcp": {"enabled": True}}, False),
+        ("the addresses", {"addresses": ["192.168.60.0/24"]}, True),
+        ("the mtu", {"mtu": 9000}, False),
+        ("an xslt", {"xml": {"xslt": "<xsl:stylesheet/>"}}, True),
+    ],
+)
+def test_the_libvirt_network_rules_are_terraform_provider_libvirt_v0_8_1s(label, changes, replaces):
+    after = edited(NETWORK_BEFORE, **changes)
+    assert tf_requires_new(TF_SCHEMAS[NETWORK], NETWORK_BEFORE, after) is replaces, label
+
+
+CONTENT = {"type", "data", "stringData", "binaryData"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "provider", "obj", "replaces_on"),
+    [
+        ("Secret", {}, {}, {"type", "data", "stringData"}),
+        ("Secret", {"enableSecretMutable": "true"}, {}, {"type"}),
+        (
+            "Secret",
+            {"enableSecretMutable": "true"},
+            {"immutable": True},
+            {"type", "data", "stringData"},
+        ),
+        ("ConfigMap", {}, {}, {"data", "binaryData"}),
+        ("ConfigMap", {"enableConfigMapMutable": "true"}, {}, set()),
+        ("Service", {}, {}, {"spec.clusterIP"}),
+        ("Job", {}, {}, {"spec.template", "spec.selector"}),
+    ],
+)
+def test_the_kubernetes_rules_are_pulumi_kubernetes_v4_25_0s(kind, provider, obj, replaces_on):
+    paths = set(kubernetes_force_new(kind, obj, provider))
+    assert {"metadata.name", "metadata.namespace"} <= paths
+    assert replaces_on <= paths
+    assert paths & CONTENT == replaces_on & CONTENT
+
+
+@dataclass
+class _Fake:
+    """Just enough of a Registered for the delete rule."""
+
+    urn: str
+    delete_before_replace: bool
+    deleted_with: str = ""
+    type: str = COMMAND
+    name: str = ""
+    plain_inputs: dict = field(default_factory=dict)
+
+
+def _plan_of(engine, target_step, target_dbr, command_step, command_dbr, condemned=()):
+    target = _Fake("t", target_dbr)
+    command = _Fake("c", command_dbr, deleted_with="t")
+    run = ProgramRun(resources=[target, command])
+    for resource in run.resources:
+        resource.custom = True
+    plan = Plan(run, run, engine, steps={"t": target_step, "c": command_step})
+    plan.condemned = set(condemned)
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("target", "target_dbr", "command", "command_dbr", "condemned", "legacy", "cascade"),
+    [
+        # removed together: both deletes in the last batch
+        (DELETE, True, DELETE, True, (), True, True),
+        # target removed, command replaced delete-first before the last batch: it runs
+        (DELETE, True, REPLACE, True, (), False, False),
+        # target replaced create-before-delete, command too: both in the last batch
+        (REPLACE, False, REPLACE, False, (), True, True),
+        # target replaced delete-first on its own: marked only from 3.260 (#23818)
+        (REPLACE, True, REPLACE, True, ("c",), False, True),
+        # target condemned by another delete-first replacement: marked on both
+        (REPLACE, False, REPLACE, True, ("t", "c"), True, True),
+        # target kept: never skipped
+        (SAME, True, REPLACE, True, (), False, False),
+    ],
+)
+def test_a_delete_is_skipped_when_the_engine_has_marked_its_deleted_with_target(
+    target, target_dbr, command, command_dbr, condemned, legacy, cascade
+):
+    for engine, expected in ((LEGACY_ENGINE, legacy), (CASCADE_ENGINE, cascade)):
+        plan = _plan_of(engine, target, target_dbr, command, command_dbr, condemned)
+        assert delete_skipped(plan, "c") is expected, engine
+
+
+def _deleted_with_program(vcpu: int):
+    """A domain and a command deleted with it: the shape #23818 changed."""
+
+    def program():
+        domain = libvirt.Domain("vm", name="vm", vcpu=vcpu, memory=1024)
+        step = "sudo bash -c '# kubeadm-libvirt step.sh'"
+        remote.Command(
+            "step",
+            connection=remote.ConnectionArgs(host="192.0.2.1"),
+            create=step,
+            delete=step,
+            opts=pulumi.ResourceOptions(depends_on=[domain], deleted_with=domain),
+        )
+        pulumi.export("nodes", {})
+
+    return program
+
+
+def test_a_domain_replacement_replaces_what_is_deleted_with_it_from_3_260_only():
+    old = run_program({}, program=_deleted_with_program(2))
+    new = run_program({}, program=_deleted_with_program(4))
+    legacy = simulate({}, {}, old, LEGACY_ENGINE, new)
+    cascade = simulate({}, {}, old, CASCADE_ENGINE, new)
+    assert (legacy.kind("vm"), legacy.kind("step")) == (REPLACE, SAME)
+    assert (cascade.kind("vm"), cascade.kind("step")) == (REPLACE, REPLACE)
+    # the domain is a plain (create-before-delete) replacement here: the step's delete is in the
+    # last batch with the old domain's, so it is skipped
+    assert [r.phase for r in cascade.runs] == ["create"]
+
+
+def test_the_doctor_accepts_no_cli_newer_than_the_newest_engine_modelled():
+    (low_major, low_minor, _), (high_major, high_minor, high_patch) = doctor.PULUMI_RANGE
+    oldest = min(engine.versions[0] for engine in ENGINES)
+    assert (low_major, low_minor) >= oldest
+    newest_accepted = (high_major, high_minor - 1) if high_patch == 0 else (high_major, high_minor)
+    assert newest_accepted <= NEWEST_MODELLED_CLI, (doctor.PULUMI_RANGE, NEWEST_MODELLED_CLI)
