@@ -41,8 +41,9 @@ def user_data(
 ) -> str:
     """The cloud-config: hostname, the SSH user with its key, and the one ED25519 host key
     (cloud-init 19.4 cc_ssh writes ssh_keys' ed25519_private/_public after deleting the image's
-    keys, and generates none itself when ssh_keys is given; canonical/cloud-init@19.4:
-    cloudinit/config/cc_ssh.py)."""
+    keys, and generates none itself when ssh_keys is given, so no ssh_genkeytypes is needed;
+    an empty one is refused by cloud-init's own schema: canonical/cloud-init@19.4:
+    cloudinit/config/cc_ssh.py handle)."""
     document = {
         "hostname": node.name,
         "preserve_hostname": False,
@@ -50,7 +51,6 @@ def user_data(
         # (false is cloud-init's default too: cloudinit/config/cc_update_etc_hosts.py).
         "manage_etc_hosts": False,
         "ssh_deletekeys": True,
-        "ssh_genkeytypes": [],
         "ssh_keys": {"ed25519_private": host_private_key, "ed25519_public": host_public_key},
         "bootcmd": PIN_HOST_KEY,
         "users": [

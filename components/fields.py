@@ -97,11 +97,13 @@ def text(pattern: str, max_length: int, problem: str, *, allow_empty: bool = Fal
 
 
 def integer(low: int, high: int) -> Any:
-    """A whole number: an int, or a string of ASCII digits (the CLI passes scalars as text);
+    """A whole number: an int, or a string of ASCII digits with an optional sign, the text the
+    CLI accepts for a key typed integer (`[+-]?[0-9]+`, pulumi/pulumi@v3.259.0:
+    sdk/go/common/workspace/project.go ValidateConfigValue) and passes on as it was typed;
     never a boolean, a float, infinity or NaN."""
 
     def parse(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value, re.ASCII):
+        if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,10}", value, re.ASCII):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number written with the digits 0-9")

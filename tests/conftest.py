@@ -8,6 +8,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import os
 import runpy
 import shlex
 import tempfile
@@ -288,6 +289,20 @@ def run_program(
 
     evaluate()
     return run
+
+
+# .ci/run sets this: there every test tool must be present, so a missing one fails the run
+# instead of skipping its tests.
+IN_CI = os.environ.get("KUBEADM_LIBVIRT_CI") == "1"
+
+
+def require_tool(available: Any, reason: str) -> None:
+    """Skip, showing the reason, where a test tool is missing; fail in CI, which installs it."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason}: CI installs it (.ci/run)", pytrace=False)
+    pytest.skip(reason)
 
 
 def fake_ssh_home(home: Path) -> Path:

@@ -4,7 +4,9 @@ address: every source in the stack files here points at that server."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -272,6 +274,54 @@ def test_no_network_at_all_gives_warnings_in_seconds(machine):
     assert time.monotonic() - started < doctor.PROBE_DEADLINE_SECONDS + 2
     warned = {n for n, c in checks.items() if c.status == doctor.WARN}
     assert {"baseImage", "centosVaultBaseUrls[0]", "flannelImage"} <= warned
+
+
+def write_state(machine, uri: str, gzipped: bool = False) -> Path:
+    """A local backend's checkpoint with a libvirt provider on uri."""
+    folder = machine.root / ".pulumi-state/.pulumi/stacks" / PROJECT
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {
+        "version": 3,
+        "checkpoint": {
+            "latest": {
+                "resources": [
+                    {"type": "pulumi:pulumi:Stack", "inputs": {}},
+                    {"type": "pulumi:providers:libvirt", "inputs": {"uri": uri}},
+                ]
+            }
+        },
+    }
+    text = json.dumps(document)
+    if gzipped:
+        path = folder / "test.json.gz"
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path = folder / "test.json"
+        path.write_text(text)
+    return path
+
+
+def test_a_state_on_another_hypervisor_is_named_before_make_up_deletes_its_vms(machine):
+    write_state(machine, "qemu+ssh://root@old-host/system")
+    check = machine.diagnose()["hypervisor in the state"]
+    assert check.status == doctor.WARN
+    assert "qemu+ssh://root@old-host/system" in check.detail
+    assert "qemu:///system" in check.detail
+    assert "Changing the hypervisor" in check.fix
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_state_on_the_configured_hypervisor_is_fine(machine, gzipped):
+    write_state(machine, "qemu:///system", gzipped)
+    assert machine.diagnose()["hypervisor in the state"].status == doctor.OK
+
+
+def test_the_state_is_read_where_pulumi_backend_url_points(machine, tmp_path):
+    write_state(machine, "qemu+ssh://root@old-host/system")
+    moved = tmp_path / "elsewhere"
+    (machine.root / ".pulumi-state").rename(moved)
+    machine.environ["PULUMI_BACKEND_URL"] = f"file://{moved}"
+    assert machine.diagnose()["hypervisor in the state"].status == doctor.WARN
 
 
 def test_existing_machines_skip_the_hypervisor_checks(machine):

@@ -22,6 +22,7 @@ import yaml
 from conftest import (
     MOCK_JOIN_COMMAND,
     ROOT,
+    is_secret_input,
     run_with_fake_home,
     script_of,
     script_values,
@@ -1534,3 +1535,130 @@ def test_the_smoke_check_names_a_node_without_flannel(healthy, clone, sent):
     lab = clone(healthy)
     (lab.cluster / "pods" / "kube-flannel-ds-amd64-k8s-node02").unlink()
     failed(run(lab, MASTER, sent[SMOKE]), "flannel is not running on k8s-node02")
+
+
+# --- secrets on the failure path ---------------------------------------------------------------
+# pulumi-command puts the whole command line, stdout and stderr into the error of a step that
+# exits non-zero, whatever its `logging` says (pulumi/pulumi-command@v1.2.1:provider/pkg/provider/
+# remote/commandOutputs.go run: `running %q:\n%s`). So a step whose stdout or stdin is secret may
+# fail only before it prints the secret, and never echoes its stdin.
+
+
+@pytest.fixture(scope="session")
+def secret_steps() -> dict[str, set[str]]:
+    """command name -> which of its streams are secret ("stdout", "stdin")."""
+    found: dict[str, set[str]] = {}
+    run_ = run_with_fake_home(stack_config("dev", hostSource="existing"))
+    for command in run_.of_type("command:remote:Command"):
+        streams = set()
+        if "stdout" in command.additional_secret_outputs:
+            streams.add("stdout")
+        if is_secret_input(command.inputs.get("stdin")):
+            streams.add("stdin")
+        if streams:
+            found[command.name] = streams
+    return found
+
+
+def _token_unknown(lab: Lab) -> None:
+    """The cluster never made the token the worker was given."""
+
+
+# script (phase) -> the ways it can fail: (stage, what goes wrong first).
+SECRET_STEP_FAILURES = {
+    ("print-kubeconfig", "create"): [("prepared", lambda lab: None)],
+    ("create-join-command", "create"): [
+        ("initialised", lambda lab: lab.host(MASTER).fail("kubeadm-token-create")),
+        ("initialised", lambda lab: lab.api_down()),
+        ("prepared", lambda lab: None),
+    ],
+    ("join-worker", "create"): [
+        *[
+            ("joinable", lambda lab, phase=phase: lab.host(WORKER).fail("kubeadm-join", phase))
+            for phase in ("preflight", "kubelet-start", "crisocket")
+        ],
+        (
+            "joinable",
+            lambda lab: (
+                lab.host(WORKER).fail("kubeadm-join", "kubelet-start"),
+                lab.host(WORKER).fail("kubeadm-reset"),
+            ),
+        ),
+        ("initialised", _token_unknown),
+    ],
+    ("check-joined", "update"): [("initialised", lambda lab: None)],
+    ("wait-node-registered", "create"): [
+        ("joinable", lambda lab: None),
+        ("joined", lambda lab: lab.host(MASTER).fail("kubeadm-token-delete")),
+        ("joined", lambda lab: lab.api_down()),
+    ],
+}
+
+
+def _phases(command: Sent, streams: set[str]) -> list[str]:
+    """The phases that see the secret: stdin reaches create and update; stdout is create's."""
+    if "stdin" in streams:
+        return [p for p in ("create", "update") if getattr(command, p)]
+    return ["create"]
+
+
+def test_every_secret_step_has_its_failures_tried(secret_steps, sent):
+    tried = {
+        (sent[name].script_name(phase), phase)
+        for name, streams in secret_steps.items()
+        for phase in _phases(sent[name], streams)
+    }
+    assert tried == set(SECRET_STEP_FAILURES)
+    assert {name.split("-", 2)[-1] for name in secret_steps if name.startswith("worker-k8s-node01")}
+
+
+@pytest.mark.parametrize(
+    ("script", "phase", "case"),
+    [(s, p, i) for (s, p), cases in SECRET_STEP_FAILURES.items() for i in range(len(cases))],
+)
+def test_a_secret_step_that_fails_shows_no_secret(
+    script, phase, case, secret_steps, sent, prepared, initialised, joined, clone
+):
+    stage, breaks = SECRET_STEP_FAILURES[(script, phase)][case]
+    name = next(
+        n
+        for n in secret_steps
+        if n.startswith(("control-plane", f"worker-{WORKER}"))
+        and script in (sent[n].script_name("create"), sent[n].script_name("update"))
+    )
+    lab = clone(
+        {
+            "prepared": prepared,
+            "initialised": initialised,
+            "joined": joined,
+            "joinable": initialised,
+        }[stage]
+    )
+    if stage == "joinable":
+        lab.accept_join_command(MOCK_JOIN_COMMAND)
+    breaks(lab)
+    host = (
+        MASTER
+        if name.startswith("control-plane") or "join-command" in name or ("registered" in name)
+        else WORKER
+    )
+    result = run(lab, host, sent[name], phase)
+    assert not result.ok, f"the failure did not happen\n{result}"
+    shown = result.stdout + result.stderr
+    assert not TOKEN.search(shown), result
+    assert "client-key-data" not in shown and "BEGIN" not in shown, result
+    secret = MOCK_JOIN_COMMAND.split("--token ")[1].split()[0]
+    assert secret.split(".")[1] not in shown, result
+    assert (sent[name].stdin or "\x00") not in shown, result
+
+
+def test_a_step_with_a_secret_stdout_prints_it_last_from_a_checked_variable(secret_steps, sent):
+    """Nothing that can fail comes after the secret is printed."""
+    for name, streams in secret_steps.items():
+        if "stdout" not in streams:
+            continue
+        body = script_of(sent[name].create).rstrip().splitlines()
+        assert re.fullmatch(r"printf '%s\\n' \"\$\{[a-z_]+\}\"", body[-1]), (name, body[-1])
+        printed = body[-1].split("${")[1].rstrip('}"')
+        assignments = [line for line in body if re.match(rf"(if ! )?{printed}=\$\(", line)]
+        assert assignments, f"{name}: {printed} is not read before it is printed"

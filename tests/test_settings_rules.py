@@ -169,6 +169,14 @@ def test_node_integers_may_be_numbers_or_digit_strings(home, field):
 
 
 @pytest.mark.parametrize("key", INTEGER_KEYS)
+def test_integer_keys_take_a_leading_plus_as_the_cli_does(home, key):
+    """`pulumi config set registryPort +5000` passes the CLI's integer check ([+-]?[0-9]+)."""
+    plain = accepted(home)
+    signed = accepted(home, **{key: "+" + raw()[key]})
+    assert signed == plain
+
+
+@pytest.mark.parametrize("key", INTEGER_KEYS)
 def test_integer_keys_have_ranges(home, key):
     rejected(home, key, **{key: "0"})
     rejected(home, key, **{key: "99999999"})

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import grp
+import gzip
 import importlib.metadata
 import ipaddress
+import json
 import os
 import pwd
 import re
@@ -40,6 +42,7 @@ if str(ROOT) not in sys.path:
 
 from components.settings import (  # noqa: E402
     MASTER_MIN_MEMORY_MIB,
+    PROJECT,
     HostSource,
     Settings,
     SettingsError,
@@ -404,6 +407,61 @@ def check_apparmor(system: System) -> Check:
     )
 
 
+def state_file(root: Path, stack: str, system: System) -> Path | None:
+    """The stack's checkpoint in a local (file://) backend: .pulumi/stacks/<project>/<stack>
+    .json, or .json.gz (pulumi/pulumi@1b5949891b:pkg/backend/diy/store.go StackBasePath; the
+    legacy layout has no project folder). None for another backend or no state yet."""
+    url = system.environ.get("PULUMI_BACKEND_URL") or f"file://{root / '.pulumi-state'}"
+    if not url.startswith("file://"):
+        return None
+    base = Path(url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks"
+    for folder in (base / PROJECT, base):
+        for suffix in (".json", ".json.gz"):
+            candidate = folder / f"{stack}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def state_libvirt_uris(path: Path) -> set[str]:
+    """The URIs of the libvirt providers in a checkpoint."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        document = json.load(handle)
+    resources = ((document.get("checkpoint") or {}).get("latest") or {}).get("resources") or []
+    return {
+        resource["inputs"]["uri"]
+        for resource in resources
+        if resource.get("type") == "pulumi:providers:libvirt"
+        and isinstance((resource.get("inputs") or {}).get("uri"), str)
+    }
+
+
+def check_state_hypervisor(root: Path, stack: str, settings: Settings, system: System) -> Check:
+    """A new libvirtUri replaces the libvirt provider delete-first: every VM is deleted through
+    the old hypervisor before anything is made on the new one (pulumi/pulumi@1b5949891b:
+    pkg/resource/deploy/step_generator.go calculateDependentReplacements loads the old provider
+    for those deletes), and `make up` stops there when the old hypervisor is gone."""
+    name = "hypervisor in the state"
+    path = state_file(root, stack, system)
+    if path is None:
+        return Check(name, OK, "no local state for this stack yet")
+    try:
+        uris = state_libvirt_uris(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return Check(name, WARN, f"{path} could not be read ({error})")
+    wanted = settings.libvirt.uri
+    if not uris or uris == {wanted}:
+        return Check(name, OK, f"{path.name}: {wanted}" if uris else "no VMs in the state")
+    return Check(
+        name,
+        WARN,
+        f"the stack's VMs live on {', '.join(sorted(uris))}, the configuration says {wanted}: "
+        "`make up` first deletes every VM through the old hypervisor and stops if it is gone",
+        "keep the old hypervisor reachable for that run, or see README, Changing the hypervisor",
+    )
+
+
 # --- external sources --------------------------------------------------------------------------
 
 
@@ -541,6 +599,7 @@ def diagnose(root: Path, stack: str, system: System, probe_url=probe) -> list[Ch
                 check_apparmor(system),
             ]
         checks.append(check_node_network(settings, system))
+        checks.append(check_state_hypervisor(root, stack, settings, system))
     checks += check_sources(settings, probe_url)
     return checks
 

@@ -28,7 +28,8 @@ install -m 0600 /dev/null "${config}"
 printf '%s\n' "${join_configuration}" >"${config}"
 install -m 0600 /dev/null "${log}"
 # kubeadm 1.13 allows --ignore-preflight-errors next to --config (JoinConfiguration v1beta1 has no
-# field for it): kubernetes/kubernetes@v1.13.1:cmd/kubeadm/app/cmd/join.go ValidateMixedArguments.
+# field for it): kubernetes/kubernetes@v1.13.1:cmd/kubeadm/app/apis/kubeadm/validation/
+# validation.go ValidateMixedArguments, which cmd/kubeadm/app/cmd/join.go calls.
 join_flags=(--config "${config}")
 if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
   join_flags+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")

@@ -27,13 +27,17 @@ write_file() {
   return 0
 }
 
-# redacted_tail FILE [SECRET]: the last 30 lines of a kubeadm log with every bootstrap token
-# ([a-z0-9]{6}.[a-z0-9]{16}, kubeadm's format) and SECRET itself replaced by [redacted].
+# redact: stdin with every bootstrap token ([a-z0-9]{6}.[a-z0-9]{16}, kubeadm's format) replaced
+# by [redacted].
+redact() { sed -E 's/[A-Za-z0-9]{6}\.[A-Za-z0-9]{16}/[redacted]/g'; }
+
+# redacted_tail FILE [SECRET]: the last 30 lines of a kubeadm log, redacted, with SECRET itself
+# replaced by [redacted] too.
 redacted_tail() {
   local text
   text=$(tail -n 30 "$1")
   if [[ -n ${2-} ]]; then text=${text//"$2"/[redacted]}; fi
-  sed -E 's/[A-Za-z0-9]{6}\.[A-Za-z0-9]{16}/[redacted]/g' <<<"$text"
+  redact <<<"$text"
 }
 
 # kubelet_client_cn: the CN of the kubelet's client certificate, if the host has one: a

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Print the admin kubeconfig; the caller keeps the output secret and logs nothing.
+# Print the admin kubeconfig; the caller keeps the output secret and logs nothing. It is read whole
+# before anything is printed, so a failure never puts part of it into pulumi-command's error.
 set -euo pipefail
 [[ -f /etc/kubernetes/admin.conf ]] || fail "/etc/kubernetes/admin.conf is missing: run kubeadm init first"
-cat /etc/kubernetes/admin.conf
+kubeconfig=$(cat /etc/kubernetes/admin.conf) || fail "cannot read /etc/kubernetes/admin.conf"
+printf '%s\n' "${kubeconfig}"
