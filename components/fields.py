@@ -98,7 +98,7 @@ def text(pattern: str, max_length: int, problem: str, *, allow_empty: bool = Fal
 
 def integer(low: int, high: int) -> Any:
     """A whole number: an int, or a string of ASCII digits with an optional sign, the text the
-    CLI accepts for a key typed integer (`[+-]?[0-9]+`, pulumi/pulumi@v3.259.0:
+    CLI accepts for a key typed integer (`[+-]?[0-9]+`, pulumi/pulumi@v3.259.0 and 1b5949891b:
     sdk/go/common/workspace/project.go ValidateConfigValue) and passes on as it was typed;
     never a boolean, a float, infinity or NaN."""
 

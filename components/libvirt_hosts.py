@@ -28,8 +28,8 @@ class LibvirtHosts(pulumi.ComponentResource):
         # for ForcesProviderReplace fields, and uri has none: pulumi/pulumi-terraform-bridge@
         # v3.99.0:pkg/tfbridge/provider.go, pulumi/pulumi-libvirt@v0.5.4:provider/resources.go).
         # replace_on_changes turns it into a replacement, and delete_before_replace makes the
-        # engine replace every resource of a replaced provider (pulumi/pulumi@v3.259.0:
-        # pkg/resource/deploy/step_generator.go calculateDependentReplacements).
+        # engine replace every resource of a replaced provider (pulumi/pulumi@v3.259.0 and
+        # 1b5949891b: pkg/resource/deploy/step_generator.go calculateDependentReplacements).
         provider = libvirt.Provider(
             f"{name}-provider",
             uri=settings.libvirt.uri,

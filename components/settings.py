@@ -329,8 +329,9 @@ def load_settings() -> Settings:
 def stack_file_config(project_file: Path, stack_file: Path) -> tuple[dict[str, Any], set[str]]:
     """The config `pulumi up` would hand the program, read from the files without the engine:
     Pulumi.yaml's defaults overlaid by the stack file's values (the CLI's mergeConfig,
-    pulumi/pulumi@v3.259.0:pkg/workspace/config.go), scalars as the CLI renders them. A `secure:`
-    value stays an EncryptedValue; its key is in the returned set of secret keys."""
+    pulumi/pulumi@v3.259.0:pkg/workspace/config.go, unchanged at master 1b5949891b), scalars as
+    the CLI renders them. A `secure:` value stays an EncryptedValue; its key is in the returned
+    set of secret keys."""
     project = yaml.safe_load(project_file.read_text())
     stack = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else None
     raw = {key: d.get("default") for key, d in project.get("config", {}).items() if "default" in d}

@@ -21,7 +21,8 @@ import yaml
 from conftest import PROJECT, PROJECT_FILE, ROOT, stack_config
 
 # --- Pulumi CLI: project and stack config validation ------------------------------------------
-# A model of pulumi/pulumi@v3.259.0 (the behaviour came with v3.202.0, #20674):
+# A model of pulumi/pulumi@v3.259.0, the same at master 1b5949891b (2026-08-21, the newest source
+# read; the behaviour came with v3.202.0, #20674):
 #   sdk/go/common/workspace/project.go  Project.Validate, ValidateConfigValue
 #   pkg/workspace/config.go              mergeConfig, validateStackConfigValues,
 #                                        validateStackConfigValue
