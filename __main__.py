@@ -22,6 +22,8 @@ settings = load_settings()
 
 if settings.host_source is HostSource.LIBVIRT:
     hosts = LibvirtHosts("cluster", settings).hosts
+    pulumi.export("libvirtUri", settings.libvirt.uri)
+    pulumi.export("domains", {n.name: settings.libvirt.domain_name(n.name) for n in settings.nodes})
 else:
     hosts = existing_hosts(settings)
 master = next(host for host in hosts if host.is_master)

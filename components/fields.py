@@ -194,6 +194,8 @@ def _split(value: Any, what: str) -> SplitResult:
 
 
 def url(value: Any) -> str:
+    """An http(s) URL fetched as it is (the base image: terraform-provider-libvirt@v0.8.1:
+    libvirt/volume_image.go http.Get), so a query may stay; never a fragment or user:password@."""
     parts = _split(value, "a URL")
     if parts.scheme not in ("http", "https"):
         raise ValueError("must be an http:// or https:// URL")
@@ -203,6 +205,33 @@ def url(value: Any) -> str:
         raise ValueError(
             "must not carry user:password@ (it would be written to world-readable files "
             "and shown in process lists)"
+        )
+    if parts.fragment or value.endswith("#"):
+        raise ValueError("must not end in a #fragment")
+    return value
+
+
+def repository_url(value: Any) -> str:
+    """A yum baseurl or key URL: yum appends the repository's paths to it (repodata/...), and it
+    is written to world-readable .repo files, so no ?query (where tokens hide) either."""
+    value = url(value)
+    if urlsplit(value).query or "?" in value:
+        raise ValueError(
+            "must not have a ?query: yum appends paths to it, and it is written to "
+            "world-readable files on every node"
+        )
+    return value
+
+
+def mirror_url(value: Any) -> str:
+    """A Docker Hub mirror as dockerd 18.06 takes it in daemon.json: scheme and host[:port],
+    at most a trailing /; a path, query or fragment makes dockerd refuse to start
+    (docker/docker-ce@v18.06.3-ce:components/engine/registry/config.go ValidateMirror)."""
+    value = repository_url(value)
+    if urlsplit(value).path not in ("", "/"):
+        raise ValueError(
+            "must be scheme://host[:port] only, e.g. https://mirror.example.com: dockerd 18.06 "
+            "refuses a mirror with a path and does not start"
         )
     return value
 
@@ -393,6 +422,8 @@ HttpPath = text(
     r"/[A-Za-z0-9._~!$&()*+;=:@%/-]{0,1023}", 1024, "must be an HTTP path starting with /"
 )
 Url = Annotated[str, checked(url)]
+RepositoryUrl = Annotated[str, checked(repository_url)]
+MirrorUrl = Annotated[str, checked(mirror_url)]
 Port = integer(1, 65535)
 
 

@@ -53,6 +53,7 @@ class LibvirtHosts(pulumi.ComponentResource):
                 store,
                 settings.ssh.user,
                 settings.ssh.public_key,
+                settings.libvirt.domain_name(node.name),
                 opts=child,
             )
             self.hosts.append(

@@ -13,8 +13,9 @@ in Pulumi.yaml, never here.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -47,15 +48,16 @@ from components.fields import (
     KubernetesVersion,
     LibvirtName,
     LibvirtUri,
+    MirrorUrl,
     OptionalImageReference,
     OptionalIPv4,
     Port,
     PrivateKeyText,
     PublicKey,
     Quantity,
+    RepositoryUrl,
     RpmVersion,
     TokenTtl,
-    Url,
     UserName,
     check_key_strength,
     integer,
@@ -134,11 +136,11 @@ class StackConfig(Strict):
     storagePoolName: LibvirtName
     storagePoolPath: HostPath
     baseImage: ImageSource
-    centosVaultBaseUrls: listed(Url, 1, 4, "URLs")
-    dockerCeRepoUrl: Url
-    dockerCeGpgKey: Url
+    centosVaultBaseUrls: listed(RepositoryUrl, 1, 4, "URLs")
+    dockerCeRepoUrl: RepositoryUrl
+    dockerCeGpgKey: RepositoryUrl
     dockerVersion: RpmVersion
-    kubernetesRepoUrls: listed(Url, 1, 4, "URLs")
+    kubernetesRepoUrls: listed(RepositoryUrl, 1, 4, "URLs")
     kubernetesVersion: KubernetesVersion
     kubernetesCniVersion: RpmVersion
     imageRepository: ImageRepository
@@ -146,7 +148,7 @@ class StackConfig(Strict):
     serviceCidr: Cidr
     keepSwap: Boolean
     joinTokenTtl: TokenTtl
-    registryMirrors: listed(Url, 0, 4, "URLs")
+    registryMirrors: listed(MirrorUrl, 0, 4, "URLs")
     registryAddress: IPv4
     registryPort: Port
     registryImage: ImageReference
@@ -225,6 +227,13 @@ class LibvirtSettings:
     pool_name: str
     pool_path: str
     base_image: str
+    domain_prefix: str
+    """"" on stack dev (the tutorial's names), "<stack>-" on any other."""
+    stack: str
+
+    def domain_name(self, node_name: str) -> str:
+        """The libvirt domain of a node."""
+        return f"{self.domain_prefix}{node_name}"
 
 
 @dataclass(frozen=True)
@@ -323,28 +332,41 @@ def load_settings() -> Settings:
         if key.startswith(prefix)
     }
     secret = {key for key in raw if pulumi.runtime.is_config_secret(prefix + key)}
-    return validate(raw, secret_keys=secret)
+    foreign = {key for key in keys if _is_foreign(key)}
+    return validate(raw, secret_keys=secret, foreign_keys=foreign, stack=pulumi.get_stack())
 
 
-def stack_file_config(project_file: Path, stack_file: Path) -> tuple[dict[str, Any], set[str]]:
+def _is_foreign(full_key: str) -> bool:
+    """A key of another namespace: only this project's own and the engine's `pulumi:` are read
+    (every provider here is explicit, so provider namespaces configure nothing)."""
+    namespace = full_key.partition(":")[0]
+    return namespace not in (PROJECT, "pulumi")
+
+
+def stack_file_config(
+    project_file: Path, stack_file: Path
+) -> tuple[dict[str, Any], set[str], set[str]]:
     """The config `pulumi up` would hand the program, read from the files without the engine:
     Pulumi.yaml's defaults overlaid by the stack file's values (the CLI's mergeConfig,
     pulumi/pulumi@v3.259.0:pkg/workspace/config.go, unchanged at master 1b5949891b), scalars as
     the CLI renders them. A `secure:` value stays an EncryptedValue; its key is in the returned
-    set of secret keys."""
+    set of secret keys. The third set holds the stack file's keys of other namespaces."""
     project = yaml.safe_load(project_file.read_text())
     stack = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else None
     raw = {key: d.get("default") for key, d in project.get("config", {}).items() if "default" in d}
     secret: set[str] = set()
+    foreign: set[str] = set()
     for full_key, value in ((stack or {}).get("config") or {}).items():
         namespace, _, key = full_key.partition(":")
         if namespace != PROJECT:
+            if _is_foreign(full_key):
+                foreign.add(full_key)
             continue
         if isinstance(value, dict) and set(value) == {"secure"}:
             value = EncryptedValue()
             secret.add(key)
         raw[key] = value
-    return {key: _as_cli_text(value) for key, value in raw.items()}, secret
+    return {key: _as_cli_text(value) for key, value in raw.items()}, secret, foreign
 
 
 def _as_cli_text(value: Any) -> Any:
@@ -360,31 +382,91 @@ def _as_cli_text(value: Any) -> Any:
     return value
 
 
+# The one key whose value may be a secret: the program keeps it one all the way (a secret input
+# of every connection, never a file or a command line). Every other value ends up in plain
+# text in files on the nodes (repo files, daemon.json: 0644), on command lines and in the state.
+SECRET_KEYS = frozenset({"sshPrivateKey"})
+DEV_STACK = "dev"
+
+
 def validate(
     raw: Mapping[str, Any],
     *,
     secret_keys: frozenset[str] | set[str] = frozenset(),
+    foreign_keys: frozenset[str] | set[str] = frozenset(),
     home: Path | None = None,
+    stack: str = DEV_STACK,
 ) -> Settings:
     """Settings from raw config values as the CLI passes them (scalars as text, lists and
-    objects as JSON text or already decoded). Raises SettingsError on the first bad value.
+    objects as JSON text or already decoded). Raises the first SettingsError of check().
     `home` is where ~/.ssh is looked up when sshPrivateKey is empty (default: the user's)."""
-    secret_keys = set(secret_keys) | {"sshPrivateKey"}
+    settings, errors = check(
+        raw, secret_keys=secret_keys, foreign_keys=foreign_keys, home=home, stack=stack
+    )
+    if errors:
+        raise errors[0]
+    assert settings is not None
+    return settings
+
+
+def check(
+    raw: Mapping[str, Any],
+    *,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
+    foreign_keys: frozenset[str] | set[str] = frozenset(),
+    home: Path | None = None,
+    stack: str = DEV_STACK,
+) -> tuple[Settings | None, list[SettingsError]]:
+    """Every problem of a configuration at once: keys set as secrets that cannot stay secret,
+    keys of other namespaces, every key on its own, then (when every key is well-formed) every
+    rule between keys. A key set as a secret is refused before it is parsed, so no message
+    carries any of its value. The settings are None when some key could not be read at all;
+    with problems they describe a configuration nothing may be built from (`make doctor` uses
+    them for the checks the problems do not touch)."""
+    hidden = set(secret_keys) | SECRET_KEYS
+    errors = [
+        SettingsError(
+            key,
+            None,
+            "is set as a secret, but only sshPrivateKey can stay one: this value is written in "
+            "plain text to files and command lines on the nodes and to the state; set it "
+            f"without --secret (`pulumi config rm {key}`, then `pulumi config set {key} ...`) "
+            "and keep tokens out of it",
+            secret=True,
+        )
+        for key in sorted(set(secret_keys) - SECRET_KEYS)
+    ]
+    refused = {error.key for error in errors}
+    for full_key in sorted(foreign_keys):
+        namespace, _, key = full_key.partition(":")
+        problem = f"is in the namespace {namespace}, which nothing here reads"
+        if key in StackConfig.model_fields:
+            problem += f"; did you mean {PROJECT}:{key}?"
+        else:
+            problem += f" (this project's keys are {PROJECT}:<key>)"
+        problem += f"; remove it: pulumi config rm {full_key}"
+        errors.append(SettingsError(full_key, None, problem, secret=True))
     try:
         config = StackConfig.model_validate(dict(raw))
     except ValidationError as error:
-        raise _first_error(error, secret_keys) from None
+        fields = [e for e in _field_errors(error, hidden) if _root(e.key) not in refused]
+        return None, errors + fields
     try:
-        settings = _build(config, home or Path.home())
-        _cross_check(settings, config)
+        ssh = _ssh_settings(config, home or Path.home())
     except SettingsError as error:
-        raise error.hiding(secret_keys) from None
-    return settings
+        errors.append(error.hiding(hidden))
+        ssh = SshSettings(config.sshUser, "", None, "sshPrivateKey")
+    settings = _build(config, ssh, stack)
+    errors += [error.hiding(hidden) for error in _cross_check(settings, config)]
+    return settings, errors
+
+
+def _root(key: str) -> str:
+    return re.split(r"[.\[]", key)[0]
 
 
 _MESSAGES = {
     "missing": "is not set (Pulumi.yaml declares a default for every key)",
-    "extra_forbidden": "is not a setting of this project (see Pulumi.yaml)",
     "literal_error": "must be one of {expected}",
     "model_type": "must be an object with name, address and role",
     "model_attributes_type": "must be an object with name, address and role",
@@ -392,27 +474,52 @@ _MESSAGES = {
 }
 
 
-def _first_error(error: ValidationError, secret_keys: set[str]) -> SettingsError:
-    first = error.errors(include_url=False)[0]
-    location = first["loc"]
-    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
-    key = key.lstrip(".")
-    if first["type"] in ("value_error", "assertion_error"):
-        problem = str(first["ctx"]["error"])
-    elif first["type"] in _MESSAGES:
-        problem = _MESSAGES[first["type"]].format(**first.get("ctx", {}))
-    else:
-        problem = first["msg"]
-    if first["type"] == "extra_forbidden" and location[0] == "nodes":
-        problem = f"unknown key; a node has {', '.join(NodeConfig.model_fields)}"
-    return SettingsError(key, first["input"], problem, secret=location[0] in secret_keys)
+def _field_errors(error: ValidationError, secret_keys: set[str]) -> list[SettingsError]:
+    found = []
+    for detail in error.errors(include_url=False):
+        location = detail["loc"]
+        key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+        key = key.lstrip(".")
+        if detail["type"] in ("value_error", "assertion_error"):
+            problem = str(detail["ctx"]["error"])
+        elif detail["type"] == "extra_forbidden":
+            problem = _unknown_key_problem(location)
+        elif detail["type"] in _MESSAGES:
+            problem = _MESSAGES[detail["type"]].format(**detail.get("ctx", {}))
+        else:
+            problem = detail["msg"]
+        found.append(
+            SettingsError(key, detail["input"], problem, secret=location[0] in secret_keys)
+        )
+    return found
 
 
-def _build(config: StackConfig, home: Path) -> Settings:
+def _unknown_key_problem(location: tuple) -> str:
+    """An unknown key, with the key it was probably meant to be."""
+    name = str(location[-1])
+    in_node = location[0] == "nodes"
+    known = list(NodeConfig.model_fields if in_node else StackConfig.model_fields)
+    guess = {k.lower(): k for k in known}.get(name.lower()) or next(
+        iter(difflib.get_close_matches(name, known, n=1, cutoff=0.7)), None
+    )
+    if in_node:
+        return (
+            f"unknown key; did you mean {guess}?"
+            if guess
+            else (f"unknown key; a node has {', '.join(known)}")
+        )
+    hint = f"; did you mean {guess}?" if guess else " (see Pulumi.yaml)"
+    return f"is not a setting of this project{hint} Remove it: pulumi config rm {name}"
+
+
+def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
     host_source = HostSource(config.hostSource)
     network = config.nodeNetwork
-    hosts = list(network.hosts())
-    gateway = config.nodeGateway or (hosts[0] if hosts else network.network_address)
+    # The first host address, found without listing the network's addresses.
+    first = network.network_address + 1 if network.num_addresses > 2 else network.network_address
+    gateway = config.nodeGateway or first
+    # Stacks beside dev on one hypervisor never share a libvirt name: theirs carry the stack.
+    suffix = "" if stack == DEV_STACK else f"-{stack}"
     nodes = tuple(
         NodeSpec(
             name=node.name,
@@ -434,14 +541,16 @@ def _build(config: StackConfig, home: Path) -> Settings:
             nameservers=config.nodeNameservers or (gateway,),
             interface=config.nodeInterface,
         ),
-        ssh=_ssh_settings(config, home),
+        ssh=ssh,
         libvirt=LibvirtSettings(
             uri=config.libvirtUri,
-            network_name=config.libvirtNetworkName,
+            network_name=config.libvirtNetworkName + suffix,
             bridge=config.libvirtBridge or None,
-            pool_name=config.storagePoolName,
-            pool_path=config.storagePoolPath,
+            pool_name=config.storagePoolName + suffix,
+            pool_path=config.storagePoolPath + suffix,
             base_image=config.baseImage,
+            domain_prefix="" if stack == DEV_STACK else f"{stack}-",
+            stack=stack,
         ),
         packages=PackageSettings(
             centos_vault_base_urls=config.centosVaultBaseUrls,
@@ -484,6 +593,14 @@ def _build(config: StackConfig, home: Path) -> Settings:
     )
 
 
+# A key of its own for the cluster: the fix every SSH key message gives, never a change to the
+# user's personal key.
+DEDICATED_KEY = (
+    "make a key for this cluster only: ssh-keygen -t ed25519 -N '' -f ~/.ssh/kubeadm-libvirt, "
+    "then pulumi config set --secret sshPrivateKey < ~/.ssh/kubeadm-libvirt"
+)
+
+
 def _ssh_settings(config: StackConfig, home: Path) -> SshSettings:
     """The key pair: sshPrivateKey, else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa; the
     public key is sshPublicKey, else the private key's own."""
@@ -499,8 +616,7 @@ def _ssh_settings(config: StackConfig, home: Path) -> SshSettings:
                 "sshPrivateKey",
                 "",
                 f"is not set and none of {', '.join(FALLBACK_KEYS)} exists in {ssh_dir}; "
-                "run `ssh-keygen -t ed25519 -N ''` or "
-                "`pulumi config set --secret sshPrivateKey < /path/to/key`",
+                + DEDICATED_KEY,
             )
         text_value, source = found.read_text(errors="replace"), str(found)
     derived = _public_key_of(text_value, source)
@@ -535,8 +651,8 @@ def _public_key_of(private_key: str, source: str) -> str:
             )
         except TypeError:
             problem = (
-                "is protected by a passphrase; Pulumi needs an unencrypted key "
-                "(ssh-keygen -p -N '' -f <key> removes it)"
+                "is protected by a passphrase, and Pulumi needs a key without one; keep yours "
+                "as it is and " + DEDICATED_KEY
             )
         except (ValueError, UnsupportedAlgorithm) as error:
             problem = f"is not an OpenSSH or PEM private key ({error})"
@@ -544,60 +660,104 @@ def _public_key_of(private_key: str, source: str) -> str:
     raise SettingsError("sshPrivateKey", None, f"{problem}{where}", secret=True)
 
 
-def _cross_check(settings: Settings, config: StackConfig) -> None:
-    """Rules between keys."""
-    _check_nodes(settings)
-    _check_network(settings, config)
-    _check_cidrs(settings)
-    _check_registry(settings)
-    _check_app(settings)
+def _cross_check(settings: Settings, config: StackConfig) -> Iterator[SettingsError]:
+    """Rules between keys, every problem of each."""
+    yield from _check_nodes(settings)
+    yield from _check_names(settings)
+    yield from _check_network(settings, config)
+    yield from _check_cidrs(settings)
+    yield from _check_registry(settings)
+    yield from _check_app(settings)
 
 
-def _check_nodes(settings: Settings) -> None:
+# System accounts of the CentOS 7 GenericCloud image (setup-2.8.71's /etc/passwd, and the users
+# its packages add; taken from listings of that image's /etc/passwd, not from the packages):
+# cloud-init would give such an account a login shell's key and passwordless sudo.
+SYSTEM_ACCOUNTS = frozenset(
+    {
+        "root", "bin", "daemon", "adm", "lp", "sync", "shutdown", "halt", "mail", "operator",
+        "games", "ftp", "nobody", "systemd-network", "dbus", "polkitd", "sshd", "postfix",
+        "chrony", "rpc", "rpcuser", "nfsnobody", "tss", "libstoragemgmt", "systemd-bus-proxy",
+    }
+)  # fmt: skip
+
+
+def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
     names: dict[str, int] = {}
     addresses: dict[IPv4Address, int] = {}
     for i, node in enumerate(settings.nodes):
         if node.name in names:
-            raise SettingsError(
+            yield SettingsError(
                 f"nodes[{i}].name", node.name, f"duplicates nodes[{names[node.name]}].name"
             )
         if node.address in addresses:
-            raise SettingsError(
+            yield SettingsError(
                 f"nodes[{i}].address",
                 str(node.address),
                 f"duplicates nodes[{addresses[node.address]}].address",
             )
-        names[node.name] = i
-        addresses[node.address] = i
+        names.setdefault(node.name, i)
+        addresses.setdefault(node.address, i)
         if node.host_key and settings.host_source is HostSource.LIBVIRT:
-            raise SettingsError(
+            yield SettingsError(
                 f"nodes[{i}].hostKey",
                 node.host_key,
                 "is for existing machines; libvirt VMs get a host key made by this stack",
             )
     masters = [i for i, n in enumerate(settings.nodes) if n.role is Role.MASTER]
+    roles = [n.role.value for n in settings.nodes]
     if len(masters) != 1:
-        roles = [n.role.value for n in settings.nodes]
-        raise SettingsError(
+        yield SettingsError(
             "nodes[*].role", roles, f"need exactly one master, found {len(masters)}"
         )
-    if settings.host_source is HostSource.LIBVIRT:
+    if len(masters) == len(settings.nodes):
+        yield SettingsError(
+            "nodes[*].role",
+            roles,
+            "need at least one worker: the master keeps kubeadm's NoSchedule taint, so the app "
+            "would never be scheduled",
+        )
+    if settings.host_source is HostSource.LIBVIRT and masters:
         index, master = masters[0], settings.nodes[masters[0]]
         if master.vcpus < MASTER_MIN_VCPUS:
-            raise SettingsError(
+            yield SettingsError(
                 f"nodes[{index}].vcpus",
                 master.vcpus,
                 f"kubeadm needs at least {MASTER_MIN_VCPUS} on the master",
             )
         if master.memory_mib < MASTER_MIN_MEMORY_MIB:
-            raise SettingsError(
+            yield SettingsError(
                 f"nodes[{index}].memoryMiB",
                 master.memory_mib,
                 f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
-        if settings.ssh.user == "root":
-            raise SettingsError(
-                "sshUser", "root", "the VMs allow no root login; use a user such as centos"
+    if settings.host_source is HostSource.LIBVIRT and settings.ssh.user in SYSTEM_ACCOUNTS:
+        yield SettingsError(
+            "sshUser",
+            settings.ssh.user,
+            "is a system account of the CentOS 7 image (no root login, and cloud-init would give "
+            "it a key and passwordless sudo); use a user of its own such as centos",
+        )
+
+
+def _check_names(settings: Settings) -> Iterator[SettingsError]:
+    """The libvirt names with the stack's suffix still fit libvirt's names."""
+    libvirt = settings.libvirt
+    if libvirt.stack == DEV_STACK:
+        return
+    derived = {
+        "libvirtNetworkName": libvirt.network_name,
+        "storagePoolName": libvirt.pool_name,
+        "storagePoolPath": libvirt.pool_path.rsplit("/", 1)[-1],
+        "nodes[*].name": libvirt.domain_name(max((n.name for n in settings.nodes), key=len)),
+    }
+    for key, name in derived.items():
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name, re.ASCII):
+            yield SettingsError(
+                key,
+                name,
+                f"with stack {libvirt.stack!r} in it is not a libvirt name (letters, digits, "
+                "_ . -, at most 64): use a shorter stack name",
             )
 
 
@@ -624,36 +784,41 @@ def _host_address_problem(address: IPv4Address, network: IPv4Network) -> str | N
     return _special_address_problem(address)
 
 
-def _check_network(settings: Settings, config: StackConfig) -> None:
+# One L2 segment of VMs or machines; wider is a typo, and would only make libvirt's NAT network
+# and dnsmasq manage millions of addresses.
+WIDEST_NODE_NETWORK = 16
+
+
+def _check_network(settings: Settings, config: StackConfig) -> Iterator[SettingsError]:
     network = settings.network
     node_network = network.node_network
     problem = _special_address_problem(node_network.network_address) or (
         "has room for no hosts" if node_network.prefixlen > 29 else None
     )
+    if problem is None and node_network.prefixlen < WIDEST_NODE_NETWORK:
+        problem = (
+            f"is wider than /{WIDEST_NODE_NETWORK} ({node_network.num_addresses} addresses); "
+            "the nodes share one network segment"
+        )
     if problem is None and node_network.overlaps(DOCKER_BRIDGE):
         problem = f"overlaps Docker's bridge network {DOCKER_BRIDGE} on every node"
     if problem:
-        raise SettingsError("nodeNetwork", str(node_network), problem)
-    gateway_key = "nodeGateway"
+        yield SettingsError("nodeNetwork", str(node_network), problem)
+        return
     problem = _host_address_problem(network.gateway, node_network)
     if problem:
-        raise SettingsError(gateway_key, str(network.gateway), problem)
+        yield SettingsError("nodeGateway", str(network.gateway), problem)
     for i, node in enumerate(settings.nodes):
         problem = _host_address_problem(node.address, node_network)
         if problem is None and node.address == network.gateway:
             problem = "is the nodes' gateway address"
         if problem:
-            raise SettingsError(f"nodes[{i}].address", str(node.address), problem)
+            yield SettingsError(f"nodes[{i}].address", str(node.address), problem)
     for i, server in enumerate(config.nodeNameservers):
         problem = _special_address_problem(server)
-        if (
-            problem is None
-            and server in node_network
-            and server
-            in (
-                node_network.network_address,
-                node_network.broadcast_address,
-            )
+        if problem is None and server in (
+            node_network.network_address,
+            node_network.broadcast_address,
         ):
             problem = f"is the network or broadcast address of {node_network}"
         if problem == "is a loopback address":
@@ -661,10 +826,10 @@ def _check_network(settings: Settings, config: StackConfig) -> None:
         if problem is None and server == IPv4Address("255.255.255.255"):
             problem = "is the broadcast address"
         if problem:
-            raise SettingsError(f"nodeNameservers[{i}]", str(server), problem)
+            yield SettingsError(f"nodeNameservers[{i}]", str(server), problem)
 
 
-def _check_cidrs(settings: Settings) -> None:
+def _check_cidrs(settings: Settings) -> Iterator[SettingsError]:
     k8s, node_network = settings.kubernetes, settings.network.node_network
     pod, service = k8s.pod_network_cidr, k8s.service_cidr
     # kube-controller-manager gives every node a /24 of the pod network (NodeCIDRMaskSize
@@ -672,7 +837,7 @@ def _check_cidrs(settings: Settings) -> None:
     # flannel's SubnetLen is /24 too.
     node_bits = max(1, len(settings.nodes) - 1).bit_length()
     if pod.prefixlen > 24 - node_bits:
-        raise SettingsError(
+        yield SettingsError(
             "podNetworkCidr",
             str(pod),
             f"is too small: each of {len(settings.nodes)} nodes gets a /24 from it, so it needs "
@@ -682,23 +847,23 @@ def _check_cidrs(settings: Settings) -> None:
     # kubernetes/kubernetes 1.13 cmd/kube-apiserver/app/options/validation.go
     # validateClusterIPFlags); below /28 there is no room for the API and DNS services.
     if not 12 <= service.prefixlen <= 28:
-        raise SettingsError("serviceCidr", str(service), "must have a prefix between /12 and /28")
+        yield SettingsError("serviceCidr", str(service), "must have a prefix between /12 and /28")
     for key, cidr in (("podNetworkCidr", pod), ("serviceCidr", service)):
         problem = _special_address_problem(cidr.network_address)
         if problem:
-            raise SettingsError(key, str(cidr), problem.replace("address", "network"))
+            yield SettingsError(key, str(cidr), problem.replace("address", "network"))
     if pod.overlaps(service):
-        raise SettingsError("podNetworkCidr", str(pod), f"overlaps serviceCidr {service}")
+        yield SettingsError("podNetworkCidr", str(pod), f"overlaps serviceCidr {service}")
     for key, cidr in (("podNetworkCidr", pod), ("serviceCidr", service)):
         if cidr.overlaps(node_network):
-            raise SettingsError(key, str(cidr), f"overlaps nodeNetwork {node_network}")
+            yield SettingsError(key, str(cidr), f"overlaps nodeNetwork {node_network}")
         if cidr.overlaps(DOCKER_BRIDGE):
-            raise SettingsError(
+            yield SettingsError(
                 key, str(cidr), f"overlaps Docker's bridge network {DOCKER_BRIDGE} on every node"
             )
 
 
-def _check_registry(settings: Settings) -> None:
+def _check_registry(settings: Settings) -> Iterator[SettingsError]:
     address, network = settings.registry.address, settings.network.node_network
     problem = _host_address_problem(address, network)
     if problem is None and address == settings.network.gateway:
@@ -707,7 +872,7 @@ def _check_registry(settings: Settings) -> None:
         if problem is None and node.address == address:
             problem = f"is the address of node {node.name}"
     if problem:
-        raise SettingsError("registryAddress", str(address), problem)
+        yield SettingsError("registryAddress", str(address), problem)
 
 
 _QUANTITY_UNITS = {
@@ -729,7 +894,7 @@ def _quantity(value: str) -> Decimal:
     return Decimal(number) * _QUANTITY_UNITS[unit]
 
 
-def _check_app(settings: Settings) -> None:
+def _check_app(settings: Settings) -> Iterator[SettingsError]:
     app = settings.app
     # The API server refuses a request above its limit (core validation of ResourceRequirements).
     for resource, request, limit in (
@@ -737,6 +902,6 @@ def _check_app(settings: Settings) -> None:
         ("Memory", app.memory_request, app.memory_limit),
     ):
         if _quantity(request) > _quantity(limit):
-            raise SettingsError(
+            yield SettingsError(
                 f"app{resource}Request", request, f"is more than app{resource}Limit {limit}"
             )

@@ -35,6 +35,7 @@ class NodeVm(pulumi.ComponentResource):
         store: ImageStore,
         ssh_user: str,
         public_key: str,
+        domain_name: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:NodeVm", name, None, opts)
@@ -81,7 +82,7 @@ class NodeVm(pulumi.ComponentResource):
         )
         self.domain = libvirt.Domain(
             f"{name}-domain",
-            name=node.name,
+            name=domain_name,
             vcpu=node.vcpus,
             memory=node.memory_mib,
             cpu=libvirt.DomainCpuArgs(mode="host-passthrough"),

@@ -11,6 +11,7 @@ import json
 import os
 import runpy
 import shlex
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,6 +262,7 @@ def run_program(
     program: Callable[[], Any] | None = None,
     secret_keys: tuple[str, ...] = (f"{PROJECT}:sshPrivateKey",),
     generations: dict[str, int] | None = None,
+    stack: str = "dev",
 ) -> ProgramRun:
     """Evaluate __main__.py (or program) under fresh mocks and return what it registered.
     generations: resources (by name) that stand for replaced ones (see Mocks)."""
@@ -268,7 +270,7 @@ def run_program(
     mocks = Mocks(generations)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(config, list(secret_keys))
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="dev", preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     run = ProgramRun(resources=monitor.registered, calls=mocks.calls)
 
     async def collect_exports() -> None:
@@ -289,6 +291,18 @@ def run_program(
 
     evaluate()
     return run
+
+
+def pytest_report_header(config) -> list[str]:
+    """Which outside tools the tests ran with, in the summary of every run."""
+    from sandbox import script_shell
+
+    cloud_init = shutil.which("cloud-init")
+    return [
+        f"host scripts run under: {script_shell()}",
+        f"cloud-init schema lane: {cloud_init or 'not installed (its tests skip)'}",
+        f"CI (every test tool required): {'yes' if IN_CI else 'no'}",
+    ]
 
 
 # .ci/run sets this: there every test tool must be present, so a missing one fails the run
@@ -315,13 +329,15 @@ def fake_ssh_home(home: Path) -> Path:
 
 
 def run_with_fake_home(config: dict[str, str]) -> ProgramRun:
-    """run_program for session fixtures and scripts, which cannot use the ssh_home fixture."""
+    """run_program for session fixtures and scripts, which cannot use the ssh_home fixture; the
+    fake home, with its private key, is gone again afterwards."""
     patch = pytest.MonkeyPatch()
-    patch.setenv("HOME", str(fake_ssh_home(Path(tempfile.mkdtemp()))))
-    try:
-        return run_program(config)
-    finally:
-        patch.undo()
+    with tempfile.TemporaryDirectory(prefix="kubeadm-libvirt-home-") as home:
+        patch.setenv("HOME", str(fake_ssh_home(Path(home))))
+        try:
+            return run_program(config)
+        finally:
+            patch.undo()
 
 
 @pytest.fixture(autouse=True)
@@ -333,6 +349,31 @@ def ssh_home(tmp_path, monkeypatch) -> Path:
     for name in ("PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY", "PULUMI_K8S_DELETE_UNREACHABLE"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+# What tests may touch in the checkout: caches and the virtualenv make test made.
+CHECKOUT_SCRATCH = {".venv", ".pytest_cache", ".ruff_cache", ".hypothesis", "__pycache__", ".git"}
+
+
+def _checkout_files() -> dict[str, int | None]:
+    return {
+        path.name: None if path.is_dir() else path.stat().st_mtime_ns
+        for path in ROOT.iterdir()
+        # mutmut's own files where it runs the suite on a mutated copy (make mutants)
+        if path.name not in CHECKOUT_SCRATCH and not path.name.startswith("mutmut")
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched():
+    """No test writes into this checkout: a developer's ./kubeconfig, stack files, state and
+    passphrase stay exactly as they were."""
+    before = _checkout_files()
+    yield
+    after = _checkout_files()
+    assert after == before, {
+        k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
+    }
 
 
 @pytest.fixture(scope="session")

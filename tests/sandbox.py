@@ -102,8 +102,16 @@ exec setpriv --inh-caps=-all --bounding-set="$caps" \
 
 
 def script_shell() -> str:
-    """The bash version the host scripts run under in the sandbox."""
-    return "4.2 (CentOS 7)" if CENTOS_BASH.is_file() else "the host's bash"
+    """The bash the host scripts run under in the sandbox, for the test summary."""
+    if CENTOS_BASH.is_file():
+        return f"bash 4.2.45, CentOS 7's ({CENTOS_BASH})"
+    try:
+        version = subprocess.run(
+            ["bash", "-c", "echo $BASH_VERSION"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        version = "?"
+    return f"this machine's bash {version}, NOT CentOS 7's ({CENTOS_BASH} is missing)"
 
 
 def unavailable_reason() -> str | None:

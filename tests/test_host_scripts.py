@@ -23,6 +23,7 @@ from conftest import (
     MOCK_JOIN_COMMAND,
     ROOT,
     is_secret_input,
+    require_tool,
     run_with_fake_home,
     script_of,
     script_values,
@@ -1137,15 +1138,15 @@ def test_reset_second_run_does_not_reset_again(joined, clone, sent):
 # --- CentOS 7's shell ------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not CENTOS_BASH.is_file(), reason=f"{CENTOS_BASH} is not there")
 def test_host_scripts_run_under_centos_7s_bash_4_2(fresh, clone):
+    require_tool(CENTOS_BASH.is_file(), f"CentOS 7's bash is not at {CENTOS_BASH}")
     lab = clone(fresh)
     result = succeeded(lab.host(MASTER).run("sudo bash -c 'echo ${BASH_VERSION}'"))
     assert result.stdout.startswith("4.2."), result
 
 
-@pytest.mark.skipif(not CENTOS_BASH.is_file(), reason=f"{CENTOS_BASH} is not there")
 def test_an_empty_array_under_set_u_fails_a_script_as_on_centos_7(fresh, clone):
+    require_tool(CENTOS_BASH.is_file(), f"CentOS 7's bash is not at {CENTOS_BASH}")
     """bash 4.2 reports "${a[@]}" of an empty array as unbound under set -u; 5.2 does not."""
     lab = clone(fresh)
     script = 'set -euo pipefail; flags=(); printf "%s\\n" "${flags[@]}"'

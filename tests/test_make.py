@@ -1,10 +1,12 @@
-"""The make targets of everyday use, run for real with fake `pulumi`, `ssh` and `virsh`
-executables that record what they are asked and answer like the real ones."""
+"""The make targets of everyday use, run for real on a copy of the project with fake `pulumi`,
+`ssh` and `virsh` executables that record what they are asked and answer like the real ones.
+Nothing is written to this checkout: every run has its own copy (the real .venv is borrowed)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -18,6 +20,8 @@ OUTPUTS = {
     "nodes": {"k8s-master": "192.168.50.21", "k8s-node01": "192.168.50.22"},
     "sshUser": "centos",
     "hostKeys": {"k8s-master": key_pair("master host key")[1], "k8s-node01": HOST_KEY},
+    "libvirtUri": "qemu+ssh://root@hv.example/system",
+    "domains": {"k8s-master": "k8s-master", "k8s-node01": "k8s-node01"},
 }
 SMOKE = "urn:pulumi:dev::kubeadm-libvirt::kubeadm-libvirt:check:SmokeCheck"
 URNS = f"""Current stack resources (4):
@@ -31,11 +35,59 @@ URNS = f"""Current stack resources (4):
     │  └─ command:remote:Command     smoke-k8s-node01-registry
     │     URN: {SMOKE}$command:remote:Command::smoke-k8s-node01-registry
 """
+VENV = ROOT / ".venv"
+# What `make` needs of the project; copies keep their times, so the borrowed .venv is current.
+PROJECT_FILES = (
+    "Makefile",
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "requirements.txt",
+    "requirements-test.txt",
+)
+PROJECT_DIRS = ("components", "tools", "manifests")
+
+
+# Every source the doctor probes, on a loopback port where nothing listens: the doctor runs for
+# real here and must send nothing off this machine.
+CLOSED = "127.0.0.1:9"
+LOOPBACK_SOURCES = {
+    "kubeadm-libvirt:baseImage": f"http://{CLOSED}/centos7.qcow2",
+    "kubeadm-libvirt:centosVaultBaseUrls": [f"http://{CLOSED}/vault"],
+    "kubeadm-libvirt:dockerCeRepoUrl": f"http://{CLOSED}/docker",
+    "kubeadm-libvirt:dockerCeGpgKey": f"http://{CLOSED}/gpg",
+    "kubeadm-libvirt:kubernetesRepoUrls": [f"http://{CLOSED}/k8s/"],
+    "kubeadm-libvirt:imageRepository": f"{CLOSED}/google_containers",
+    "kubeadm-libvirt:flannelImage": f"{CLOSED}/flannel:v0.11.0",
+    "kubeadm-libvirt:registryImage": f"{CLOSED}/registry:2.8.3",
+    "kubeadm-libvirt:appSeedImage": f"{CLOSED}/app:1.0",
+    "kubeadm-libvirt:appSeedToolImage": f"{CLOSED}/skopeo:v1.15.0",
+}
+
+
+def write_stack_file(project: Path, stack: str, **config) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) if path.exists() else {"config": {}}
+    document["config"].update(LOOPBACK_SOURCES)
+    document["config"].update({f"kubeadm-libvirt:{k}": v for k, v in config.items()})
+    path.write_text(yaml.safe_dump(document))
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in PROJECT_FILES:
+        shutil.copy2(ROOT / name, copy / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    write_stack_file(copy, "dev")
+    return copy
 
 
 @pytest.fixture
 def fakes(tmp_path):
-    """A PATH with fake pulumi/ssh/virsh/mkisofs; each records its argv in <name>.log."""
+    """A PATH with fake pulumi/ssh/virsh/mkisofs; each records its argv in <name>.log. The fake
+    pulumi knows stack dev only, and fails without a stack the way the CLI does."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
@@ -46,13 +98,15 @@ printf '%s\\n' "$*" >>{tmp_path}/pulumi.log
 case "$*" in
   "version") echo v3.259.0 ;;
   "stack select --create "*) ;;
-  "stack output --json --stack "*) cat {tmp_path}/outputs.json ;;
-  "stack output kubeconfig --show-secrets --stack "*) printf 'apiVersion: v1\\nkind: Config\\n' ;;
-  "stack --stack "*" --show-urns") cat {tmp_path}/urns.txt ;;
-  "config get sshPrivateKey --stack "*) cat {tmp_path}/key ;;
-  "config get hostSource --stack "*) echo libvirt ;;
-  "config get libvirtUri --stack "*) echo qemu:///system ;;
-  "up "*) ;;
+  "stack select dev") ;;
+  "stack select "*) echo "error: no stack named '${{3}}' found" >&2; exit 255 ;;
+  "stack output --json --stack dev") cat {tmp_path}/outputs.json ;;
+  "stack output kubeconfig --show-secrets --stack dev")
+    [[ -f {tmp_path}/no-kubeconfig ]] && {{ echo "error: no output kubeconfig" >&2; exit 255; }}
+    printf 'apiVersion: v1\\nkind: Config\\n' ;;
+  "stack --stack dev --show-urns") cat {tmp_path}/urns.txt ;;
+  "config get sshPrivateKey --stack dev") cat {tmp_path}/key ;;
+  "up "*|"preview "*|"destroy "*) ;;
   *) echo "fake pulumi: unexpected $*" >&2; exit 1 ;;
 esac
 """
@@ -71,79 +125,213 @@ esac
     return tmp_path
 
 
-def make(fakes: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def make(project: Path, fakes: Path, *args: str, path: str | None = None, env=None):
     environment = {
-        "PATH": f"{fakes / 'bin'}:{os.environ['PATH']}",
+        "PATH": path or f"{fakes / 'bin'}:{os.environ['PATH']}",
         "HOME": os.environ["HOME"],
         "PULUMI_CONFIG_PASSPHRASE": "test",
         **(env or {}),
     }
     return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args],
+        ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", *args],
         capture_output=True,
         text=True,
         env=environment,
         stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=300,
     )
 
 
-def test_make_kubeconfig_writes_a_0600_file(fakes):
-    target = ROOT / "kubeconfig"
-    try:
-        result = make(fakes, "kubeconfig")
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert stat.S_IMODE(target.stat().st_mode) == 0o600
-        assert yaml.safe_load(target.read_text())["kind"] == "Config"
-    finally:
-        target.unlink(missing_ok=True)
+def pulumi_calls(fakes: Path) -> list[str]:
+    log = fakes / "pulumi.log"
+    return log.read_text().splitlines() if log.exists() else []
 
 
-def test_make_ssh_uses_the_programs_key_and_pins_the_nodes_host_key(fakes):
-    result = make(fakes, "ssh", "NODE=k8s-node01")
+def test_make_kubeconfig_writes_a_0600_file_in_the_project(project, fakes):
+    result = make(project, fakes, "kubeconfig")
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = project / "kubeconfig"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert yaml.safe_load(target.read_text())["kind"] == "Config"
+
+
+def test_make_kubeconfig_replaces_an_open_file_or_a_symlink_with_a_0600_one(project, fakes):
+    elsewhere = fakes / "shared-kubeconfig"
+    elsewhere.write_text("old\n")
+    elsewhere.chmod(0o644)
+    (project / "kubeconfig").symlink_to(elsewhere)
+    result = make(project, fakes, "kubeconfig")
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = project / "kubeconfig"
+    assert not target.is_symlink() and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert elsewhere.read_text() == "old\n", "the file the link pointed at is left alone"
+    target.unlink()
+    target.write_text("old\n")
+    target.chmod(0o644)
+    assert make(project, fakes, "kubeconfig").returncode == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_a_failed_make_kubeconfig_leaves_no_file(project, fakes):
+    (fakes / "no-kubeconfig").touch()
+    result = make(project, fakes, "kubeconfig")
+    assert result.returncode != 0
+    assert "no kubeconfig output" in result.stdout
+    assert [p.name for p in project.iterdir() if p.name.startswith("kubeconfig")] == []
+
+
+@pytest.mark.parametrize("target", ["outputs", "kubeconfig", "check"])
+def test_read_only_targets_never_create_a_mistyped_stack(project, fakes, target):
+    result = make(project, fakes, target, "STACK=dve")
+    assert result.returncode != 0
+    assert "there is no stack dve" in result.stdout
+    assert not any("--create" in call for call in pulumi_calls(fakes))
+
+
+def test_make_ssh_uses_the_programs_key_and_pins_only_the_nodes_host_key(project, fakes):
+    result = make(project, fakes, "ssh", "NODE=k8s-node01")
     assert result.returncode == 0, result.stdout + result.stderr
     argv = (fakes / "ssh.log").read_text().splitlines()
     assert argv[-1] == "centos@192.168.50.22"
     assert "StrictHostKeyChecking=yes" in argv and "IdentitiesOnly=yes" in argv
+    assert "GlobalKnownHostsFile=/dev/null" in argv
     assert (fakes / "known_hosts.seen").read_text() == f"192.168.50.22 {HOST_KEY}\n"
     assert (fakes / "key.mode").read_text().strip() == "600"
 
 
-def test_make_ssh_names_the_nodes_it_knows(fakes):
-    result = make(fakes, "ssh", "NODE=k8s-node07")
+def test_make_ssh_names_the_nodes_it_knows(project, fakes):
+    result = make(project, fakes, "ssh", "NODE=k8s-node07")
     assert result.returncode != 0
     assert "no node 'k8s-node07'" in result.stderr and "k8s-master, k8s-node01" in result.stderr
 
 
-def test_make_check_runs_only_the_smoke_check_again(fakes):
-    result = make(fakes, "check")
+def test_make_ssh_without_the_cli_says_so_without_a_traceback(project, fakes):
+    (fakes / "bin" / "pulumi").unlink()
+    result = make(project, fakes, "ssh", "NODE=k8s-node01")
+    assert result.returncode != 0
+    assert "the Pulumi CLI is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_make_check_runs_only_the_smoke_check_again(project, fakes):
+    result = make(project, fakes, "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    (up,) = [
-        line for line in (fakes / "pulumi.log").read_text().splitlines() if line.startswith("up ")
-    ]
+    (up,) = [line for line in pulumi_calls(fakes) if line.startswith("up ")]
     assert up.split().count("--target-replace") == 2
     assert "::smoke-cluster" in up and "::smoke-k8s-node01-registry" in up
     assert "SmokeCheck::smoke " not in up + " "
 
 
-def test_make_console_opens_the_serial_console_on_the_stacks_hypervisor(fakes):
-    result = make(fakes, "console", "NODE=k8s-master")
+def test_make_console_opens_the_console_on_the_nodes_own_hypervisor(project, fakes):
+    result = make(project, fakes, "console", "NODE=k8s-master")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (
-        fakes / "virsh.log"
-    ).read_text().strip() == "--connect qemu:///system console k8s-master"
+    assert (fakes / "virsh.log").read_text().strip() == (
+        "--connect qemu+ssh://root@hv.example/system console k8s-master"
+    )
 
 
-def test_make_up_stops_at_a_blocker_before_pulumi_up(fakes):
-    stack_file = ROOT / "Pulumi.maketest.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": {"kubeadm-libvirt:podNetworkCidr": "bad"}}))
-    try:
-        result = make(fakes, "up", "STACK=maketest")
-    finally:
-        stack_file.unlink()
+def test_make_console_without_virsh_says_what_to_install(project, fakes):
+    (fakes / "bin" / "virsh").unlink()
+    path = f"{fakes / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    if shutil.which("virsh", path=path):
+        pytest.skip("this machine has a real virsh on its PATH")
+    result = make(project, fakes, "console", "NODE=k8s-master", path=path)
+    assert result.returncode != 0
+    assert "virsh is not installed" in result.stderr and "libvirt-clients" in result.stderr
+
+
+def test_make_console_never_falls_back_to_another_hypervisor(project, fakes):
+    outputs = dict(OUTPUTS)
+    del outputs["libvirtUri"]
+    (fakes / "outputs.json").write_text(json.dumps(outputs))
+    result = make(project, fakes, "console", "NODE=k8s-master")
+    assert result.returncode != 0 and "made no VM for k8s-master" in result.stderr
+    assert not (fakes / "virsh.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("STACK", "dev; touch PWNED"),
+        ("STACK", "$(touch PWNED)"),
+        ("NODE", "k8s-master;touch PWNED"),
+        ("NODE", "`touch PWNED`"),
+        ("ARGS", "--yes; touch PWNED"),
+        ("ARGS", "$(touch PWNED)"),
+    ],
+)
+def test_a_make_variable_is_data_never_shell_code(project, fakes, variable, value):
+    target = {"STACK": "outputs", "NODE": "ssh", "ARGS": "ssh"}[variable]
+    extra = [] if variable == "NODE" else ["NODE=k8s-node01"]
+    make(project, fakes, target, f"{variable}={value}", *extra)
+    assert not (project / "PWNED").exists()
+    assert not Path("PWNED").exists()
+
+
+def test_make_up_stops_at_a_blocker_before_pulumi_up(project, fakes):
+    write_stack_file(project, "maketest", podNetworkCidr="bad")
+    result = make(project, fakes, "up", "STACK=maketest")
     assert result.returncode != 0
     assert "config podNetworkCidr='bad'" in result.stdout
-    log = fakes / "pulumi.log"
-    assert not log.exists() or not any(
-        line.startswith("up") for line in log.read_text().splitlines()
+    assert not any(line.startswith("up") for line in pulumi_calls(fakes))
+
+
+def test_make_up_without_a_stack_file_makes_no_stack(project, fakes):
+    result = make(project, fakes, "up", "STACK=prod")
+    assert result.returncode != 0
+    assert "Pulumi.prod.yaml" in result.stdout
+    assert not any(
+        line.startswith(("up", "stack select --create prod")) for line in pulumi_calls(fakes)
     )
+
+
+def test_the_first_make_target_prepares_plain_pulumi_commands(project, fakes):
+    """After `make doctor`: the state folder, the stack selected (made from its stack file),
+    and, with no passphrase of yours, the project's own (0600, made once)."""
+    make(project, fakes, "doctor", env={"PULUMI_CONFIG_PASSPHRASE": ""})
+    assert (project / ".pulumi-state").is_dir()
+    assert "stack select --create dev" in pulumi_calls(fakes)
+    assert not (project / ".pulumi-passphrase").exists(), "yours was set (even empty)"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", "doctor"],
+        capture_output=True,
+        text=True,
+        env={**environment, "PATH": f"{fakes / 'bin'}:{os.environ['PATH']}"},
+        timeout=300,
+    )
+    passphrase = project / ".pulumi-passphrase"
+    assert passphrase.is_file(), result.stdout + result.stderr
+    assert stat.S_IMODE(passphrase.stat().st_mode) == 0o600
+    first = passphrase.read_text()
+    subprocess.run(
+        ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", "state"],
+        env={**environment, "PATH": f"{fakes / 'bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert passphrase.read_text() == first, "made once, never replaced"
+
+
+def test_a_state_without_its_passphrase_is_never_given_a_new_one(project, fakes):
+    stacks = project / ".pulumi-state/.pulumi/stacks/kubeadm-libvirt"
+    stacks.mkdir(parents=True)
+    (stacks / "dev.json").write_text("{}")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", "state"],
+        env={**environment, "PATH": f"{fakes / 'bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and ".pulumi-passphrase is gone" in result.stdout
+    assert not (project / ".pulumi-passphrase").exists()
+
+
+def test_plain_pulumi_commands_find_the_projects_state():
+    """Pulumi.yaml's backend.url points plain `pulumi` at the same folder make uses."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["backend"]["url"] == "file://./.pulumi-state"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "file://$(CURDIR)/.pulumi-state" in makefile

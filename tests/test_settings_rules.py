@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from conftest import PROJECT, PROJECT_FILE, key_pair, stack_config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components.settings import EncryptedValue, SettingsError, validate
+from components.settings import EncryptedValue, SettingsError, check, validate
 
 
 def raw(**overrides: Any) -> dict[str, Any]:
@@ -451,7 +452,10 @@ def test_an_encrypted_private_key_is_refused_with_the_fix(home):
         serialization.BestAvailableEncryption(b"passphrase"),
     ).decode()
     error = rejected(home, "sshPrivateKey", sshPrivateKey=text)
-    assert "passphrase" in str(error) and "ssh-keygen -p" in str(error)
+    assert "passphrase" in str(error)
+    # the fix is a key for the cluster, never stripping the passphrase off the user's own key
+    assert "ssh-keygen -t ed25519 -N '' -f ~/.ssh/kubeadm-libvirt" in str(error)
+    assert "ssh-keygen -p" not in str(error)
 
 
 @pytest.mark.parametrize("key", ["nodeGateway", "registryImage", "nodeNameservers", "nodes"])
@@ -544,7 +548,9 @@ def test_every_rendered_command_stays_far_below_linuxs_argument_limit(home):
         podNetworkCidr="10.200.0.0/14",
         centosVaultBaseUrls=[long_url + str(i) for i in range(4)],
         kubernetesRepoUrls=[long_url + str(i) for i in range(4)],
-        registryMirrors=[long_url + str(i) for i in range(4)],
+        registryMirrors=[
+            f"https://{i}{'m' * 60}.{'h' * 60}.{'o' * 60}.example:5000" for i in range(4)
+        ],
         dockerCeRepoUrl=long_url,
         dockerCeGpgKey=long_url,
     )
@@ -556,3 +562,218 @@ def test_every_rendered_command_stays_far_below_linuxs_argument_limit(home):
         if r.plain_inputs.get(step)
     )
     assert longest < 64 * 1024, longest
+
+
+# --- every problem at once, typos, other namespaces ------------------------------------------
+
+
+def test_every_problem_of_a_configuration_is_reported_at_once(home):
+    settings, errors = check(
+        raw(
+            podNetworkCidr="10.244.0.0/33",
+            appPort="eighty",
+            registryAddress="192.168.50.21",
+            nodeNameservers=["127.0.0.53"],
+        ),
+        home=home,
+    )
+    assert settings is None
+    assert {e.key for e in errors} == {"podNetworkCidr", "appPort"}, errors
+    # once every key is well-formed, every rule between keys is reported too
+    settings, errors = check(
+        raw(registryAddress="192.168.50.21", nodeNameservers=["127.0.0.53"], appCpuRequest="2"),
+        home=home,
+    )
+    assert {e.key for e in errors} == {"registryAddress", "nodeNameservers[0]", "appCpuRequest"}
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [("podNetworkCIDR", "podNetworkCidr"), ("podNetwrkCidr", "podNetworkCidr"),
+     ("registryMirror", "registryMirrors"), ("nodeNetworks", "nodeNetwork")],
+)  # fmt: skip
+def test_a_typo_names_the_key_it_was_meant_to_be_and_how_to_remove_it(home, typo, meant):
+    values = raw()
+    values[typo] = "x"
+    error = rejected_values(home, values)
+    assert error.key == typo
+    assert f"did you mean {meant}?" in str(error)
+    assert f"pulumi config rm {typo}" in str(error)
+
+
+def test_a_typo_in_a_node_names_the_field_it_was_meant_to_be(home):
+    nodes = copy.deepcopy(DEV_NODES)
+    nodes[1]["memoryMib"] = 4096
+    error = rejected(home, "nodes[1].memoryMib", nodes=json.dumps(nodes))
+    assert "did you mean memoryMiB?" in str(error)
+
+
+def rejected_values(home, values, **kwargs) -> SettingsError:
+    with pytest.raises(SettingsError) as info:
+        validate(values, home=home, **kwargs)
+    return info.value
+
+
+def test_a_key_under_another_namespace_is_refused_with_the_right_one(home):
+    error = rejected_values(home, raw(), foreign_keys={"kubeadm:nodeNetwork"})
+    assert error.key == "kubeadm:nodeNetwork"
+    assert "did you mean kubeadm-libvirt:nodeNetwork?" in str(error)
+    error = rejected_values(home, raw(), foreign_keys={"libvirt:uri"})
+    assert "pulumi config rm libvirt:uri" in str(error)
+
+
+def test_the_program_refuses_a_key_under_another_namespace_before_any_resource():
+    from conftest import run_program
+
+    config = stack_config("dev")
+    config["kubeadm:nodeNetwork"] = "10.9.0.0/24"
+    with pytest.raises(SettingsError) as info:
+        run_program(config)
+    assert info.value.key == "kubeadm:nodeNetwork"
+    assert "10.9.0.0" not in str(info.value)
+
+
+def test_the_engines_own_namespace_is_not_a_typo(home):
+    from conftest import run_program
+
+    config = stack_config("dev")
+    config["pulumi:tags"] = '{"team": "lab"}'
+    assert run_program(config).resources
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+SECRET_CANDIDATES = {
+    "registryMirrors": ["https://mirror.example?token=s3cr3t-t0ken"],
+    "kubernetesRepoUrls": ["https://repo.example/k8s/?token=s3cr3t-t0ken"],
+    "dockerCeRepoUrl": "https://repo.example/docker?token=s3cr3t-t0ken",
+    "centosVaultBaseUrls": ["https://user:s3cr3t-t0ken@vault.example/7.9.2009"],
+    "nodeNetwork": "10.77.66.55/16",
+    "sshUser": "root",
+    "libvirtUri": "qemu+ssh://hv/system?s3cr3t-t0ken=1",
+    "nodes": [
+        {"name": "k8s-master", "address": "192.168.50.21", "role": "master"},
+        {"name": "k8s-node01", "address": "10.77.66.55", "role": "worker"},
+    ],
+    "baseImage": "https://images.example/c7.qcow2?s3cr3t-t0ken",
+    "appName": "s3cr3t-t0ken",
+}
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_CANDIDATES))
+def test_a_key_set_as_a_secret_is_refused_without_any_of_its_value(home, key):
+    """Only sshPrivateKey can stay secret; every other value goes to files and command lines in
+    plain text, so --secret on it is refused, and the message quotes nothing of it."""
+    value = SECRET_CANDIDATES[key]
+    error = rejected(home, key, secret_keys={key}, **{key: value})
+    text = str(error)
+    assert "only sshPrivateKey can stay one" in text and "[secret]" in text
+    for fragment in ("s3cr3t", "t0ken", "77.66", "10.77", "root"):
+        assert fragment not in text, (fragment, text)
+
+
+def test_a_secret_key_that_is_also_malformed_shows_only_the_secret_refusal(home):
+    _, errors = check(raw(nodeNetwork="10.77.66.55/16"), secret_keys={"nodeNetwork"}, home=home)
+    assert [e.key for e in errors] == ["nodeNetwork"]
+    assert "host bits" not in str(errors[0]) and "10.77" not in str(errors[0])
+
+
+# --- sizes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("network", ["10.0.0.0/8", "172.16.0.0/12", "0.0.0.0/0", "10.0.0.0/15"])
+def test_a_node_network_wider_than_a_segment_is_refused_at_once(home, network):
+    started = time.monotonic()
+    error = rejected(home, "nodeNetwork", nodeNetwork=network)
+    assert time.monotonic() - started < 10, "the check must not grow with the network"
+    assert network in str(error)
+
+
+def test_a_sixteen_bit_node_network_is_the_widest_accepted(home):
+    nodes = copy.deepcopy(DEV_NODES)
+    for i, node in enumerate(nodes):
+        node["address"] = f"10.20.0.{21 + i}"
+    accepted(home, nodeNetwork="10.20.0.0/16", nodes=nodes, registryAddress="10.20.0.24")
+
+
+@pytest.mark.parametrize(
+    "mirror",
+    ["https://mirror.example/v2", "https://mirror.example/?a=b", "https://mirror.example#x",
+     "https://mirror.example/docker/"],
+)  # fmt: skip
+def test_a_registry_mirror_dockerd_would_refuse_is_refused(home, mirror):
+    """moby@v18.06.3-ce registry/config.go ValidateMirror: no path but /, no query, no fragment;
+    dockerd would not start with it."""
+    error = rejected(home, "registryMirrors[0]", registryMirrors=[mirror])
+    assert "dockerd" in str(error) or "?query" in str(error) or "#fragment" in str(error)
+
+
+@pytest.mark.parametrize(
+    "mirror", ["https://mirror.example", "https://mirror.example/", "http://10.0.0.5:5000"]
+)
+def test_a_registry_mirror_dockerd_takes_is_accepted(home, mirror):
+    accepted(home, registryMirrors=[mirror])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dockerCeRepoUrl", "https://download.docker.com/linux/centos/7/$basearch/stable?t=1"),
+        ("dockerCeGpgKey", "https://download.docker.com/linux/centos/gpg?t=1"),
+        ("kubernetesRepoUrls", ["https://mirror.example/k8s/?t=1"]),
+        ("centosVaultBaseUrls", ["https://vault.example/7.9.2009#x"]),
+        ("baseImage", "https://images.example/c7.qcow2#x"),
+    ],
+)
+def test_urls_take_no_query_or_fragment_their_consumer_does_not_need(home, key, value):
+    rejected(home, key=None, **{key: value})
+
+
+def test_the_base_image_may_be_a_signed_download_url(home):
+    accepted(home, baseImage="https://images.example/c7.qcow2?X-Signature=abc")
+
+
+# --- accounts and roles ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["root", "nobody", "daemon", "sshd", "bin", "polkitd"])
+def test_a_system_account_is_refused_as_the_vms_user(home, user):
+    error = rejected(home, "sshUser", sshUser=user)
+    assert "system account" in str(error)
+
+
+def test_existing_machines_may_log_in_as_root(home):
+    accepted(home, hostSource="existing", sshUser="root")
+
+
+def test_a_cluster_of_only_a_master_is_refused_with_the_reason(home):
+    error = rejected(home, "nodes[*].role", nodes=[DEV_NODES[0]])
+    assert "at least one worker" in str(error) and "NoSchedule" in str(error)
+
+
+# --- stacks beside dev ---------------------------------------------------------------------------
+
+
+def test_dev_keeps_the_tutorials_libvirt_names(home):
+    libvirt = accepted(home).libvirt
+    assert (libvirt.network_name, libvirt.pool_name, libvirt.pool_path) == (
+        "k8s-net",
+        "kubeadm-libvirt",
+        "/var/lib/libvirt/kubeadm-libvirt",
+    )
+    assert libvirt.domain_name("k8s-master") == "k8s-master"
+
+
+def test_another_stacks_libvirt_names_carry_the_stack(home):
+    libvirt = validate(raw(), home=home, stack="lab2").libvirt
+    assert (libvirt.network_name, libvirt.pool_name, libvirt.pool_path) == (
+        "k8s-net-lab2",
+        "kubeadm-libvirt-lab2",
+        "/var/lib/libvirt/kubeadm-libvirt-lab2",
+    )
+    assert libvirt.domain_name("k8s-master") == "lab2-k8s-master"
+
+
+def test_a_stack_name_that_makes_no_libvirt_name_is_refused(home):
+    error = rejected_values(home, raw(), stack="x" * 60)
+    assert "shorter stack name" in str(error)

@@ -2,10 +2,12 @@
 use, before a `pulumi up` that takes 15-25 minutes.
 
 It reads the stack configuration `pulumi up` will use (Pulumi.yaml's defaults plus
-Pulumi.<stack>.yaml) and validates it with the program's own settings models, without the
-Pulumi engine. It never sends traffic to a node address: the node network is compared with the
-routing table and libvirt's networks, read locally. External sources are probed in parallel with
-short timeouts and reported as warnings, since the VMs' view of the network may differ.
+Pulumi.<stack>.yaml) and checks it with the program's own settings models, without the Pulumi
+engine, reporting every problem at once. Every check that does not depend on a failed setting
+runs anyway, on the project defaults, so one run shows everything there is to fix. It never
+sends traffic to a node address: the node network is compared with the routing table and
+libvirt's networks, read locally. External sources are probed in parallel within one deadline
+and reported as warnings, since the VMs' view of the network may differ.
 
     python -m tools.doctor [--stack dev] [--root .]
 
@@ -30,10 +32,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urljoin, urlsplit
 from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,13 +44,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.settings import (  # noqa: E402
+    DEDICATED_KEY,
     MASTER_MIN_MEMORY_MIB,
     PROJECT,
     HostSource,
     Settings,
     SettingsError,
+    check,
     stack_file_config,
-    validate,
 )
 
 MIN_PYTHON = (3, 10)
@@ -57,21 +61,25 @@ MIN_PYTHON = (3, 10)
 # tests/test_plan.py fails when this range reaches past what is modelled.
 PULUMI_RANGE = ((3, 202, 0), (3, 261, 0))
 PULUMI_INSTALL_VERSION = "3.260.0"
+PROBE_TIMEOUT_SECONDS = 3.0
+PROBE_DEADLINE_SECONDS = 5.0
+COMMAND_TIMEOUT_SECONDS = 10
+MAX_REDIRECTS = 5
+DISK_PER_NODE_GIB = 4  # thin disks: the image's 1.2 GiB used, then packages and images
+BASE_IMAGE_GIB = 1
+PASSPHRASE_FILE = ".pulumi-passphrase"
+# The socket the libvirt provider dials for a local URI unless ?socket= says otherwise
+# (terraform-provider-libvirt@v0.8.1:libvirt/uri/unix.go defaultUnixSock). Modular daemons
+# serve it from virtproxyd; virsh itself talks to virtqemud, so virsh alone does not prove it.
+LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 
 
 def cli_range_text() -> str:
     """The accepted CLI range in words, as the README states it."""
     (low_major, low_minor, _), (high_major, high_minor, _) = PULUMI_RANGE
     return f"{low_major}.{low_minor} to {high_major}.{high_minor - 1}"
-
-
-PROBE_TIMEOUT_SECONDS = 3.0
-PROBE_DEADLINE_SECONDS = 5.0
-COMMAND_TIMEOUT_SECONDS = 10
-DISK_PER_NODE_GIB = 4  # thin disks: the image's 1.2 GiB used, then packages and images
-BASE_IMAGE_GIB = 1
-
-OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 
 
 @dataclass
@@ -84,7 +92,7 @@ class Check:
 
 @dataclass
 class System:
-    """Where the doctor looks on this machine (tests point these elsewhere)."""
+    """Where the doctor looks on this machine (tests point every part elsewhere)."""
 
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     kvm: Path = Path("/dev/kvm")
@@ -92,19 +100,45 @@ class System:
     apparmor: Path = Path("/sys/module/apparmor/parameters/enabled")
     qemu_conf: Path = Path("/etc/libvirt/qemu.conf")
     os_release: Path = Path("/etc/os-release")
+    filesystem: Path = Path("/")
+    """Absolute paths of the hypervisor (sockets, the pool's directory) are read under this."""
+    euid: int = field(default_factory=os.geteuid)
+    user: str = field(default_factory=lambda: pwd.getpwuid(os.geteuid()).pw_name)
+    groups: frozenset[str] = field(
+        default_factory=lambda: frozenset(grp.getgrgid(g).gr_name for g in os.getgroups())
+    )
 
     def which(self, program: str) -> str | None:
         return shutil.which(program, path=self.environ.get("PATH", ""))
 
+    def path(self, absolute: str) -> Path:
+        return self.filesystem / absolute.lstrip("/")
+
+    def writable(self, path: Path) -> bool:
+        return os.access(path, os.W_OK)
+
+    def free_bytes(self, path: Path) -> int:
+        stats = os.statvfs(path)
+        return stats.f_bavail * stats.f_frsize
+
     def run(self, *argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            env=self.environ,
-            check=False,
-        )
+        """argv with a deadline: a tool that hangs (a hypervisor that does not answer) ends as a
+        failure with status 124, as timeout(1) reports it, never as an exception."""
+        try:
+            return subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=COMMAND_TIMEOUT_SECONDS,
+                env=self.environ,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(
+                argv, 124, "", f"did not answer within {COMMAND_TIMEOUT_SECONDS}s"
+            )
+        except OSError as error:
+            return subprocess.CompletedProcess(argv, 127, "", str(error))
 
 
 # --- this machine ----------------------------------------------------------------------------
@@ -136,62 +170,130 @@ def check_dependencies(root: Path) -> Check:
     return Check("Python packages", OK, "the pinned versions")
 
 
+def install_cli() -> str:
+    return f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_INSTALL_VERSION}"
+
+
 def check_pulumi(system: System) -> Check:
     if not system.which("pulumi"):
         return Check(
-            "Pulumi CLI",
-            FAIL,
-            "not installed",
-            f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_INSTALL_VERSION}"
-            "   (then open a new shell)",
+            "Pulumi CLI", FAIL, "not installed", f"{install_cli()}   (then open a new shell)"
         )
-    try:
-        output = system.run("pulumi", "version").stdout.strip()
-    except subprocess.TimeoutExpired:
-        return Check("Pulumi CLI", FAIL, "`pulumi version` did not answer", "reinstall the CLI")
+    result = system.run("pulumi", "version")
+    output = result.stdout.strip()
+    if result.returncode != 0:
+        return Check(
+            "Pulumi CLI", FAIL, f"`pulumi version` failed: {result.stderr.strip()[:120]}",
+            install_cli(),
+        )  # fmt: skip
     found = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)\S*", output)
     if not found:
         return Check("Pulumi CLI", WARN, f"unrecognised version {output!r}")
     version = tuple(int(part) for part in found.groups())
     low, high = PULUMI_RANGE
-    wanted = cli_range_text()
     if not low <= version < high:
-        return Check(
-            "Pulumi CLI",
-            FAIL,
-            f"{output} is outside {wanted}",
-            f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_INSTALL_VERSION}",
-        )
-    return Check("Pulumi CLI", OK, f"{output} ({wanted})")
+        return Check("Pulumi CLI", FAIL, f"{output} is outside {cli_range_text()}", install_cli())
+    return Check("Pulumi CLI", OK, f"{output} ({cli_range_text()})")
 
 
-def check_passphrase(system: System) -> Check:
-    if (
-        "PULUMI_CONFIG_PASSPHRASE" in system.environ
-        or "PULUMI_CONFIG_PASSPHRASE_FILE" in system.environ
-    ):
-        return Check("state passphrase", OK, "set")
+def check_passphrase(root: Path, stack: str, system: System) -> Check:
+    """The passphrase that encrypts the state's secrets: the environment's, else the project's
+    .pulumi-passphrase, which the first make target makes when there is no state yet."""
+    name = "state passphrase"
+    for variable in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        if variable in system.environ:
+            return Check(name, OK, f"{variable} is set")
+    if (root / PASSPHRASE_FILE).is_file():
+        return Check(name, OK, f"{PASSPHRASE_FILE} (keep it with .pulumi-state)")
+    if state_file(root, stack, system) is None:
+        return Check(name, OK, f"make makes {PASSPHRASE_FILE} (0600) before the first stack")
     return Check(
-        "state passphrase",
+        name,
         FAIL,
-        "PULUMI_CONFIG_PASSPHRASE is not set (it encrypts the secrets in .pulumi-state)",
-        "export PULUMI_CONFIG_PASSPHRASE='...'   (the same one every time for this state)",
+        f"stack {stack} has a state but no passphrase is set and there is no {PASSPHRASE_FILE}",
+        "export PULUMI_CONFIG_PASSPHRASE_FILE=/path/to/the/file/with/its/passphrase",
     )
 
 
-def load(root: Path, stack: str, system: System) -> tuple[Check, Settings | None]:
-    raw, secret = stack_file_config(root / "Pulumi.yaml", root / f"Pulumi.{stack}.yaml")
+# --- the configuration -------------------------------------------------------------------------
+
+
+@dataclass
+class Configuration:
+    """The stack's settings, every problem of them, and which keys the problems are about."""
+
+    settings: Settings | None
+    checks: list[Check]
+    failed: set[str]
+
+
+def _root_key(key: str) -> str:
+    return re.split(r"[.\[]", key)[0]
+
+
+def _set_command(key: str, stack: str) -> str:
+    path = " --path" if "[" in key or "." in key else ""
+    return f"pulumi config set --stack {stack}{path} '{key}' <value>"
+
+
+def fix_for(error: SettingsError, stack: str, cli: bool) -> str:
+    """What to do about a configuration problem, in the form that works on this machine."""
+    key = error.key
+    if "is set as a secret" in error.problem:
+        return f"pulumi config rm --stack {stack} {key}, then {_set_command(key, stack)}"
+    if "not a setting of this project" in error.problem or ":" in key:
+        return f"pulumi config rm --stack {stack} {key}"
+    if _root_key(key) in ("sshPrivateKey", "sshPublicKey"):
+        return DEDICATED_KEY
+    if cli:
+        return f"{_set_command(key, stack)}   (it writes Pulumi.{stack}.yaml)"
+    return f"edit {key} in Pulumi.{stack}.yaml (with the Pulumi CLI: {_set_command(key, stack)})"
+
+
+def load(root: Path, stack: str, system: System) -> Configuration:
+    """Every configuration problem as a FAIL line. The settings returned are the stack's, or,
+    when some keys failed, the stack's with those keys at the project's defaults (for the
+    checks that do not depend on them), or None."""
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    checks: list[Check] = []
+    if not stack_path.is_file():
+        checks.append(
+            Check(
+                "stack file",
+                FAIL,
+                f"there is no Pulumi.{stack}.yaml, so stack {stack} would run on the project's "
+                "defaults: the tutorial's addresses, which stack dev uses",
+                f"cp Pulumi.dev.yaml Pulumi.{stack}.yaml and give it a nodeNetwork, node addresses "
+                "and a registryAddress of its own (README: Two stacks on one hypervisor)",
+            )
+        )
+    raw, secret, foreign = stack_file_config(root / "Pulumi.yaml", stack_path)
     home = Path(system.environ.get("HOME", str(Path.home())))
-    try:
-        settings = validate(raw, secret_keys=secret, home=home)
-    except SettingsError as error:
-        fix = f"change {error.key} in Pulumi.{stack}.yaml (pulumi config set --stack {stack} ...)"
-        return Check("configuration", FAIL, str(error), fix), None
-    detail = (
-        f"stack {stack}: {len(settings.nodes)} nodes, {settings.host_source.value}, "
-        f"Kubernetes {settings.kubernetes.version}"
-    )
-    return Check("configuration", OK, detail), settings
+    settings, errors = check(raw, secret_keys=secret, foreign_keys=foreign, home=home, stack=stack)
+    cli = bool(system.which("pulumi"))
+    for error in errors:
+        checks.append(Check(f"config {error.key}", FAIL, str(error), fix_for(error, stack, cli)))
+    failed = {_root_key(error.key) for error in errors}
+    if settings is None:
+        # Some key could not be read at all: the project's default stands in for each failed
+        # one, so the checks that do not depend on it still run.
+        defaults, _, _ = stack_file_config(root / "Pulumi.yaml", root / "-none-")
+        lenient = {
+            k: defaults[k] if k in failed else v
+            for k, v in raw.items()
+            if k not in failed or k in defaults
+        }
+        settings, _ = check(lenient, secret_keys=secret - failed, home=home, stack=stack)
+    if settings is not None and not errors:
+        checks.append(
+            Check(
+                "configuration",
+                OK,
+                f"stack {stack}: {len(settings.nodes)} nodes, {settings.host_source.value}, "
+                f"Kubernetes {settings.kubernetes.version}",
+            )
+        )
+    return Configuration(settings, checks, failed)
 
 
 def check_ssh_key(settings: Settings) -> Check:
@@ -216,9 +318,7 @@ def check_mkisofs(system: System) -> Check:
     (terraform-provider-libvirt@v0.8.1:libvirt/cloudinit_def.go): that name must be on PATH."""
     if system.which("mkisofs"):
         return Check("mkisofs", OK, system.which("mkisofs") or "")
-    distribution = ""
-    if system.os_release.exists():
-        distribution = system.os_release.read_text()
+    distribution = system.os_release.read_text() if system.os_release.exists() else ""
     if re.search(r"^(ID|ID_LIKE)=.*(fedora|rhel|centos)", distribution, re.M):
         fix = "sudo dnf install xorriso   (it provides mkisofs through alternatives)"
     else:
@@ -231,28 +331,53 @@ def check_mkisofs(system: System) -> Check:
     )
 
 
+START_LIBVIRT = (
+    "start libvirt: sudo systemctl enable --now libvirtd (modular daemons, Fedora/RHEL 9: "
+    "virtqemud.socket and virtproxyd.socket), then allow your user: sudo usermod -aG libvirt "
+    "$USER and log in again"
+)
+
+
 def check_libvirt(settings: Settings, system: System) -> Check:
     uri = settings.libvirt.uri
     if not system.which("virsh"):
         return Check(
             "libvirt",
-            WARN,
-            f"virsh is not installed, so {uri} was not tried",
-            "sudo apt-get install libvirt-clients   (Fedora/RHEL: libvirt-client)",
+            FAIL,
+            f"virsh is not installed, so {uri} cannot be checked (and `make console` needs it)",
+            "sudo apt-get install libvirt-clients   (Fedora/RHEL: sudo dnf install libvirt-client)",
         )
-    try:
-        result = system.run("virsh", "--connect", uri, "--readonly", "version")
-    except subprocess.TimeoutExpired:
-        return Check("libvirt", FAIL, f"{uri} did not answer within {COMMAND_TIMEOUT_SECONDS}s")
+    result = system.run("virsh", "--connect", uri, "--readonly", "version")
     if result.returncode != 0:
         return Check(
             "libvirt",
             FAIL,
             f"cannot connect to {uri}: {result.stderr.strip()[:200]}",
-            "start libvirt (systemctl enable --now libvirtd, or virtqemud.socket on Fedora/RHEL 9) "
-            "and allow your user (sudo usermod -aG libvirt $USER, then log in again)",
+            START_LIBVIRT,
         )
     return Check("libvirt", OK, f"{uri} answers")
+
+
+def check_libvirt_socket(settings: Settings, system: System) -> Check:
+    """The socket the provider itself dials for a local URI, which virsh may not use."""
+    parameters = dict(parse_qsl(urlsplit(settings.libvirt.uri).query))
+    socket = parameters.get("socket") or LIBVIRT_SOCKET
+    path = system.path(socket)
+    if not path.exists():
+        return Check(
+            "libvirt socket",
+            FAIL,
+            f"{socket} does not exist: the libvirt provider connects there",
+            START_LIBVIRT,
+        )
+    if not system.writable(path):
+        return Check(
+            "libvirt socket",
+            FAIL,
+            f"{socket} is not writable by {system.user}",
+            "sudo usermod -aG libvirt $USER, then log in again",
+        )
+    return Check("libvirt socket", OK, socket)
 
 
 def check_kvm(system: System) -> Check:
@@ -269,16 +394,14 @@ def check_kvm(system: System) -> Check:
 
 
 def check_group(system: System) -> Check:
-    if os.geteuid() == 0:
+    if system.euid == 0:
         return Check("libvirt access", OK, "running as root")
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    groups = {grp.getgrgid(g).gr_name for g in os.getgroups()}
-    if "libvirt" in groups:
-        return Check("libvirt access", OK, f"{user} is in the libvirt group")
+    if "libvirt" in system.groups:
+        return Check("libvirt access", OK, f"{system.user} is in the libvirt group")
     return Check(
         "libvirt access",
         WARN,
-        f"{user} is not in the libvirt group",
+        f"{system.user} is not in the libvirt group",
         "sudo usermod -aG libvirt $USER, then log in again",
     )
 
@@ -300,21 +423,22 @@ def check_memory(settings: Settings, system: System) -> Check:
     return Check("memory", OK, f"{available} MiB available for {needed} MiB of nodes")
 
 
-def check_disk(settings: Settings) -> Check:
-    path = Path(settings.libvirt.pool_path)
-    while not path.exists():
+def check_disk(settings: Settings, system: System) -> Check:
+    wanted = settings.libvirt.pool_path
+    path = system.path(wanted)
+    while not path.exists() and path != path.parent:
         path = path.parent
-    stats = os.statvfs(path)
-    free_gib = stats.f_bavail * stats.f_frsize / 1024**3
+    free_gib = system.free_bytes(path) / 1024**3
+    shown = "/" + str(path.relative_to(system.filesystem)).removeprefix(".")
     needed = BASE_IMAGE_GIB + DISK_PER_NODE_GIB * len(settings.nodes)
     if free_gib < needed:
         return Check(
             "disk",
             FAIL,
-            f"{free_gib:.1f} GiB free at {path} (storagePoolPath), about {needed} GiB needed",
+            f"{free_gib:.1f} GiB free at {shown} ({wanted}), about {needed} GiB needed",
             "free space there or set storagePoolPath to a roomier directory",
         )
-    return Check("disk", OK, f"{free_gib:.1f} GiB free at {path} for about {needed} GiB")
+    return Check("disk", OK, f"{free_gib:.1f} GiB free at {shown} for about {needed} GiB")
 
 
 def libvirt_networks(
@@ -324,11 +448,13 @@ def libvirt_networks(
     if not system.which("virsh"):
         return {}
     listed = system.run("virsh", "--connect", uri, "--readonly", "net-list", "--all", "--name")
+    if listed.returncode != 0:
+        return {}
     networks = {}
     for name in listed.stdout.split():
-        xml = system.run("virsh", "--connect", uri, "--readonly", "net-dumpxml", name).stdout
+        dumped = system.run("virsh", "--connect", uri, "--readonly", "net-dumpxml", name)
         try:
-            document = ElementTree.fromstring(xml)
+            document = ElementTree.fromstring(dumped.stdout)
         except ElementTree.ParseError:
             continue
         cidrs = []
@@ -383,6 +509,42 @@ def check_node_network(settings: Settings, system: System) -> Check:
     return Check("node network", OK, f"{node_network} is not routed here yet")
 
 
+def check_other_stacks(root: Path, stack: str, settings: Settings, system: System) -> Check:
+    """Another stack of this project whose nodes would share addresses with this one, or whose
+    node network overlaps it on the same hypervisor: the two would break each other."""
+    home = Path(system.environ.get("HOME", str(Path.home())))
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        other = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        if other == stack:
+            continue
+        raw, secret, foreign = stack_file_config(root / "Pulumi.yaml", path)
+        theirs, _ = check(raw, secret_keys=secret, foreign_keys=foreign, home=home, stack=other)
+        if theirs is None:
+            continue
+        shared = {str(n.address) for n in settings.nodes} & {str(n.address) for n in theirs.nodes}
+        same_hypervisor = (
+            settings.host_source is HostSource.LIBVIRT
+            and theirs.host_source is HostSource.LIBVIRT
+            and settings.libvirt.uri == theirs.libvirt.uri
+        )
+        overlap = same_hypervisor and settings.network.node_network.overlaps(
+            theirs.network.node_network
+        )
+        if shared or overlap:
+            what = (
+                f"node addresses {', '.join(sorted(shared))}"
+                if shared
+                else f"nodeNetwork {theirs.network.node_network}"
+            )
+            return Check(
+                "other stacks",
+                FAIL,
+                f"stack {other} (Pulumi.{other}.yaml) uses {what} on the same hypervisor",
+                f"give stack {stack} a nodeNetwork, node addresses and registryAddress of its own",
+            )
+    return Check("other stacks", OK, "no other stack of this project uses these addresses")
+
+
 def check_apparmor(system: System) -> Check:
     if not system.apparmor.exists() or system.apparmor.read_text().strip() != "Y":
         return Check("AppArmor", OK, "not active")
@@ -407,6 +569,9 @@ def check_apparmor(system: System) -> Check:
     )
 
 
+# --- the state -------------------------------------------------------------------------------
+
+
 def state_file(root: Path, stack: str, system: System) -> Path | None:
     """The stack's checkpoint in a local (file://) backend: .pulumi/stacks/<project>/<stack>
     .json, or .json.gz (pulumi/pulumi@1b5949891b:pkg/backend/diy/store.go StackBasePath; the
@@ -414,8 +579,11 @@ def state_file(root: Path, stack: str, system: System) -> Path | None:
     url = system.environ.get("PULUMI_BACKEND_URL") or f"file://{root / '.pulumi-state'}"
     if not url.startswith("file://"):
         return None
-    base = Path(url.removeprefix("file://")).expanduser() / ".pulumi" / "stacks"
-    for folder in (base / PROJECT, base):
+    base = Path(url.removeprefix("file://").split("?")[0]).expanduser()
+    if not base.is_absolute():
+        base = root / base
+    stacks = base / ".pulumi" / "stacks"
+    for folder in (stacks / PROJECT, stacks):
         for suffix in (".json", ".json.gz"):
             candidate = folder / f"{stack}{suffix}"
             if candidate.is_file():
@@ -514,27 +682,57 @@ def sources(settings: Settings) -> list[tuple[str, str, str]]:
     return found
 
 
-def probe(url: str) -> str | None:
-    """None when url answers like a source that is there, else what went wrong."""
-    request = urllib.request.Request(url, method="GET", headers={"Range": "bytes=0-0"})
-    try:
-        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_SECONDS) as response:
-            response.read(1)
-            return None
-    except urllib.error.HTTPError as error:
-        # A registry's /v2/ asks for a token (401): it is there.
-        return None if error.code == 401 and url.endswith("/v2/") else f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return str(reason)[:120]
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+NETWORK_FAILURE = "no answer"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a source said: None for fine, else the problem; where it really answered from; and
+    whether it answered at all (an HTTP status) or the network gave nothing."""
+
+    problem: str | None
+    final_url: str
+    reached: bool = True
+
+
+def probe(url: str) -> Answer:
+    """Follow up to MAX_REDIRECTS redirects by hand (so each hop is seen) and judge the last
+    answer: 2xx is there; 401 from a registry's /v2/ is there (it wants a token); anything else
+    is not. A redirect to another host is named, since the nodes will fetch from there."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        request = urllib.request.Request(current, method="GET", headers={"Range": "bytes=0-0"})
+        try:
+            with _OPENER.open(request, timeout=PROBE_TIMEOUT_SECONDS) as response:
+                response.read(1)
+                return Answer(None, current)
+        except urllib.error.HTTPError as error:
+            if error.code in (301, 302, 303, 307, 308) and error.headers.get("Location"):
+                current = urljoin(current, error.headers["Location"])
+                continue
+            if error.code == 401 and current.endswith("/v2/"):
+                return Answer(None, current)
+            return Answer(f"HTTP {error.code}", current)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            return Answer(str(reason)[:120], current, reached=False)
+    return Answer(f"more than {MAX_REDIRECTS} redirects", current)
 
 
 def check_sources(
-    settings: Settings, probe_url: Callable[[str], str | None] = probe
+    settings: Settings, probe_url: Callable[[str], Answer] = probe, skip: Iterable[str] = ()
 ) -> list[Check]:
-    """Every external source, probed in parallel, each within the common deadline."""
-    wanted = sources(settings)
-    answers: dict[int, str | None] = {}
+    """Every external source, probed in parallel, all within one deadline. When none of them
+    answers at all, that is this machine's network, said once."""
+    skipped = set(skip)
+    wanted = [s for s in sources(settings) if _root_key(s[0]) not in skipped]
+    answers: dict[int, Answer] = {}
 
     def worker(index: int, url: str) -> None:
         answers[index] = probe_url(url)
@@ -548,73 +746,145 @@ def check_sources(
     deadline = time.monotonic() + PROBE_DEADLINE_SECONDS
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    late = Answer(f"no answer within {PROBE_DEADLINE_SECONDS:.0f}s", "", reached=False)
+    results = [answers.get(i, late) for i in range(len(wanted))]
+    if wanted and not any(result.reached for result in results):
+        return [
+            Check(
+                "sources",
+                WARN,
+                f"none of the {len(wanted)} mirrors and registries answered from this machine "
+                f"({results[0].problem}): its network, DNS or proxy is down or closed",
+                "check this machine's network; the VMs use their own resolver (nodeNameservers)",
+            )
+        ]
     checks = []
-    for i, (key, url, what) in enumerate(wanted):
-        problem = answers.get(i, f"no answer within {PROBE_DEADLINE_SECONDS:.0f}s")
-        if problem is None:
+    for (key, url, what), result in zip(wanted, results, strict=True):
+        moved = _elsewhere(url, result.final_url)
+        if result.problem is None and not moved:
             checks.append(Check(key, OK, f"{what}: {url}"))
+        elif result.problem is None:
+            checks.append(
+                Check(
+                    key,
+                    WARN,
+                    f"{what}: {url} answers only through a redirect to {result.final_url}: the "
+                    "nodes will fetch from there",
+                    f"set {_root_key(key)} to the URL that really serves it, if you trust it",
+                )
+            )
         else:
             checks.append(
                 Check(
                     key,
                     WARN,
-                    f"{what}: {url}: {problem} (from this machine; the VMs may see it differently)",
-                    f"set {key.split('[')[0]} to a source that answers",
+                    f"{what}: {url}: {result.problem} (from this machine; the VMs may see it "
+                    "differently)",
+                    f"set {_root_key(key)} to a source that answers",
                 )
             )
-    if settings.host_source is HostSource.LIBVIRT and settings.libvirt.base_image.startswith("/"):
-        path = Path(settings.libvirt.base_image)
-        if path.is_file() and os.access(path, os.R_OK):
-            checks.append(Check("baseImage", OK, f"{path}"))
-        else:
-            checks.append(
-                Check("baseImage", FAIL, f"{path} is not a readable file", "set baseImage")
-            )
     return checks
+
+
+def _elsewhere(url: str, final: str) -> bool:
+    return bool(final) and urlsplit(url).hostname != urlsplit(final).hostname
+
+
+def check_base_image_file(settings: Settings) -> Check:
+    path = Path(settings.libvirt.base_image)
+    if path.is_file() and os.access(path, os.R_OK):
+        return Check("baseImage", OK, f"{path}")
+    return Check("baseImage", FAIL, f"{path} is not a readable file", "set baseImage")
 
 
 # --- all of it -------------------------------------------------------------------------------
 
 
-def diagnose(root: Path, stack: str, system: System, probe_url=probe) -> list[Check]:
+def diagnose(
+    root: Path, stack: str, system: System, probe_url: Callable[[str], Answer] = probe
+) -> list[Check]:
     checks = [
         check_python(),
         check_dependencies(root),
         check_pulumi(system),
-        check_passphrase(system),
+        check_passphrase(root, stack, system),
     ]
-    config, settings = load(root, stack, system)
-    checks.append(config)
+    configuration = load(root, stack, system)
+    checks += configuration.checks
+    settings, failed = configuration.settings, configuration.failed
     if settings is None:
         return checks
-    checks.append(check_ssh_key(settings))
-    if settings.host_source is HostSource.LIBVIRT:
-        checks += [check_mkisofs(system), check_libvirt(settings, system)]
-        if is_local(settings.libvirt.uri):
+
+    def guarded(keys: set[str], name: str, run: Callable[[], Check]) -> Check:
+        blocking = sorted(keys & failed)
+        if blocking:
+            return Check(name, SKIP, f"fix {', '.join(blocking)} first")
+        return run()
+
+    if not failed & {"sshPrivateKey", "sshPublicKey"}:
+        checks.append(check_ssh_key(settings))
+    libvirt = settings.host_source is HostSource.LIBVIRT and "hostSource" not in failed
+    uri = {"libvirtUri"}
+    if libvirt:
+        checks.append(check_mkisofs(system))
+        checks.append(guarded(uri, "libvirt", lambda: check_libvirt(settings, system)))
+        if "libvirtUri" in failed or is_local(settings.libvirt.uri):
             checks += [
-                check_kvm(system),
-                check_group(system),
-                check_memory(settings, system),
-                check_disk(settings),
-                check_apparmor(system),
+                guarded(uri, "libvirt socket", lambda: check_libvirt_socket(settings, system)),
+                guarded(uri, "/dev/kvm", lambda: check_kvm(system)),
+                guarded(uri, "libvirt access", lambda: check_group(system)),
+                guarded(
+                    uri | {"nodes", "nodeMemoryMiB"},
+                    "memory",
+                    lambda: check_memory(settings, system),
+                ),
+                guarded(
+                    uri | {"nodes", "storagePoolPath"},
+                    "disk",
+                    lambda: check_disk(settings, system),
+                ),
+                guarded(uri, "AppArmor", lambda: check_apparmor(system)),
             ]
-        checks.append(check_node_network(settings, system))
-        checks.append(check_state_hypervisor(root, stack, settings, system))
-    checks += check_sources(settings, probe_url)
+        checks.append(
+            guarded(
+                uri | {"nodeNetwork", "libvirtNetworkName", "libvirtBridge", "nodes"},
+                "node network",
+                lambda: check_node_network(settings, system),
+            )
+        )
+        checks.append(
+            guarded(
+                uri,
+                "hypervisor in the state",
+                lambda: check_state_hypervisor(root, stack, settings, system),
+            )
+        )
+    checks.append(
+        guarded(
+            {"nodes", "nodeNetwork", "libvirtUri", "hostSource"},
+            "other stacks",
+            lambda: check_other_stacks(root, stack, settings, system),
+        )
+    )
+    checks += check_sources(settings, probe_url, skip=failed)
+    if libvirt and settings.libvirt.base_image.startswith("/") and "baseImage" not in failed:
+        checks.append(check_base_image_file(settings))
     return checks
 
 
 def report(checks: list[Check]) -> str:
     lines = []
-    for check in checks:
-        lines.append(f"  {check.status:<5} {check.name}: {check.detail}")
-        if check.fix and check.status in (FAIL, WARN):
-            lines.append(f"        fix: {check.fix}")
+    for check_ in checks:
+        lines.append(f"  {check_.status:<5} {check_.name}: {check_.detail}")
+        if check_.fix and check_.status in (FAIL, WARN):
+            lines.append(f"        fix: {check_.fix}")
     failed = sum(c.status == FAIL for c in checks)
     warned = sum(c.status == WARN for c in checks)
     passed = sum(c.status == OK for c in checks)
+    skipped = sum(c.status == SKIP for c in checks)
     verdict = "ready for `make up`" if not failed else "fix the FAIL lines before `make up`"
-    lines.append(f"{passed} ok, {warned} warnings, {failed} blockers: {verdict}")
+    extra = f", {skipped} skipped" if skipped else ""
+    lines.append(f"{passed} ok, {warned} warnings, {failed} blockers{extra}: {verdict}")
     return "\n".join(lines)
 
 

@@ -7,8 +7,8 @@ and the node's SSH host key pinned, as every remote step of `pulumi up` pins it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,23 +19,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.settings import FALLBACK_KEYS  # noqa: E402
-
-
-def pulumi(*argv: str) -> str:
-    result = subprocess.run(["pulumi", *argv], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"error: pulumi {' '.join(argv)}: {result.stderr.strip()}")
-    return result.stdout
+from tools.stack_outputs import node_names, outputs, pulumi  # noqa: E402
 
 
 def ssh_command(stack: str, node: str, extra: list[str], workdir: Path) -> list[str]:
     """The ssh command line, with a 0600 key file and a known_hosts file in workdir."""
-    outputs = json.loads(pulumi("stack", "output", "--json", "--stack", stack))
-    nodes = outputs.get("nodes") or {}
-    if node not in nodes:
-        names = ", ".join(sorted(nodes)) or "none: run make up first"
-        raise SystemExit(f"error: no node {node!r} in stack {stack} (nodes: {names})")
-    address, user = nodes[node], outputs["sshUser"]
+    found = outputs(stack)
+    node_names(stack, found, node)
+    address, user = found["nodes"][node], found["sshUser"]
     configured = pulumi("config", "get", "sshPrivateKey", "--stack", stack).rstrip("\n")
     if configured:
         key = workdir / "key"
@@ -47,13 +38,17 @@ def ssh_command(stack: str, node: str, extra: list[str], workdir: Path) -> list[
         if key is None:
             raise SystemExit(f"error: no sshPrivateKey and none of {', '.join(FALLBACK_KEYS)}")
     options = ["-i", str(key), "-o", "IdentitiesOnly=yes"]
-    host_key = (outputs.get("hostKeys") or {}).get(node)
+    host_key = (found.get("hostKeys") or {}).get(node)
     if host_key:
         known_hosts = workdir / "known_hosts"
         known_hosts.write_text(f"{address} {host_key}\n")
+        # Only this file counts: a key listed for the address in the system-wide files
+        # (GlobalKnownHostsFile, ssh_config(5)) would be accepted too.
         options += [
             "-o",
             f"UserKnownHostsFile={known_hosts}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
             "-o",
             "StrictHostKeyChecking=yes",
             "-o",
@@ -73,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("node")
     parser.add_argument("ssh_arguments", nargs=argparse.REMAINDER)
     arguments = parser.parse_args(argv)
+    if shutil.which("ssh") is None:
+        raise SystemExit("error: ssh is not installed (openssh-client)")
     with tempfile.TemporaryDirectory(prefix="kubeadm-libvirt-ssh-") as workdir:
         os.chmod(workdir, 0o700)
         command = ssh_command(
