@@ -14,6 +14,8 @@ from pathlib import Path
 SCRIPT_DIR = Path(__file__).parent / "scripts"
 _VALUE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _REFERENCED = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
+# bash's own variables, which the scripts read but no value sets.
+_SHELL_VARIABLES = frozenset({"BASH_REMATCH", "BASH_VERSION", "PIPESTATUS"})
 
 
 def _body(name: str) -> str:
@@ -31,7 +33,7 @@ def render(name: str, **values: str | int) -> str:
     """
     body = _body(name)
     library = (SCRIPT_DIR / "lib.sh").read_text()
-    wanted = set(_REFERENCED.findall(body + library))
+    wanted = set(_REFERENCED.findall(body + library)) - _SHELL_VARIABLES
     given = set(values)
     for key in given:
         if not _VALUE_NAME.match(key):

@@ -1663,3 +1663,122 @@ def test_a_step_with_a_secret_stdout_prints_it_last_from_a_checked_variable(secr
         printed = body[-1].split("${")[1].rstrip('}"')
         assignments = [line for line in body if re.match(rf"(if ! )?{printed}=\$\(", line)]
         assert assignments, f"{name}: {printed} is not read before it is printed"
+
+
+# --- guards that must hold exactly ---------------------------------------------------------------
+
+
+def test_the_join_configuration_is_root_only_while_kubeadm_reads_it(joined):
+    mode = (joined.lab.host(WORKER).state / "join-config-mode").read_text().split()
+    assert mode == ["600", "root"], mode
+
+
+@pytest.mark.parametrize("name", [f"{WORKER}0", WORKER[:-1], f"x{WORKER}"])
+def test_a_host_whose_name_only_resembles_the_node_is_left_alone(joined, clone, sent, name):
+    """An exact match: k8s-node010 is not k8s-node01."""
+    lab = clone(joined)
+    worker = lab.host(WORKER)
+    (worker.state / "hostname").write_text(f"{name}\n")
+    result = succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert f"its hostname is {name}" in result.stderr, result
+    assert not result.ran("kubeadm") and worker.exists("/etc/kubernetes/kubelet.conf")
+
+
+@pytest.mark.parametrize("cn", [f"system:node:{WORKER}0", f"system:node:{WORKER[:-1]}"])
+def test_a_kubelet_certificate_that_only_resembles_the_node_is_not_its(joined, clone, sent, cn):
+    lab = clone(joined)
+    worker = lab.host(WORKER)
+    certificate = worker.path("/var/lib/kubelet/pki/kubelet-client-current.pem")
+    text = certificate.read_text().splitlines()
+    text[1] = base64.b64encode(f"subject=/O=system:nodes/CN={cn}".encode()).decode()
+    certificate.write_text("\n".join(text) + "\n")
+    result = succeeded(run(lab, WORKER, sent[JOIN], "delete"))
+    assert f"kubelet's client certificate is for {cn}" in result.stderr, result
+    assert worker.exists("/etc/kubernetes/kubelet.conf")
+
+
+def test_every_occurrence_of_a_token_is_redacted(initialised, clone, sent):
+    """kubeadm 1.13 may print a token twice (the validation error quotes it, the log repeats)."""
+    lab = clone(initialised)
+    bad = "abcdef.0123456789ABCDEF"
+    config = sent[JOIN].stdin.replace("abcdef.0123456789abcdef", bad)
+    worker = lab.host(WORKER)
+    worker.write("/var/log/kubeadm-join.log", f"earlier: token {bad} and again {bad}\n", 0o600)
+    result = failed(run(lab, WORKER, sent[JOIN], stdin=config), "kubeadm join failed")
+    assert "0123456789ABCDEF" not in result.stdout + result.stderr, result
+
+
+def test_redaction_replaces_every_token_and_every_copy_of_the_secret(fresh, clone):
+    lab = clone(fresh)
+    host = lab.host(MASTER)
+    host.write("/tmp/log", "a abcdef.0123456789abcdef b abcdef.0123456789abcdef\n"
+               "c qwerty.0123456789abcdeg d S3CRET S3CRET\n")  # fmt: skip
+    script = scripts.render("print-kubeconfig", NODE_NAME=MASTER).split("\n[[ -f", 1)[0]
+    command = scripts.as_root(script + "\nredacted_tail /tmp/log S3CRET\n")
+    result = succeeded(host.run(command))
+    assert "0123456789abcde" not in result.stdout and "S3CRET" not in result.stdout, result
+    assert result.stdout.count("[redacted]") == 5, result
+
+
+def test_the_registry_check_wants_the_exact_tag(healthy, clone, sent):
+    lab = clone(healthy)
+    for address in ("192.168.50.24:5000",):
+        lab.serve(address, TAGS, 200, '{"name":"spring-boot-demo","tags":["1.0.1","21.0"]}')
+    result = run(lab, WORKER, sent[f"smoke-{WORKER}-registry"])
+    assert not result.ok and "does not list spring-boot-demo:1.0" in result.stderr, result
+
+
+def test_a_failed_retirement_of_the_inits_token_fails_the_step(prepared, clone, sent):
+    lab = clone(prepared)
+    lab.host(MASTER).fail("kubeadm-token-delete")
+    failed(run(lab, MASTER, sent[INIT]), "kubeadm token delete failed")
+
+
+def test_init_on_an_initialised_master_whose_log_is_gone_succeeds(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    master.path("/var/log/kubeadm-init.log").unlink()
+    result = succeeded(run(lab, MASTER, sent[INIT]))
+    assert "control plane already initialised" in result.stdout and not result.ran(
+        "kubeadm", "init"
+    )
+
+
+def test_the_user_kubeconfig_is_copied_again_for_a_new_cluster(initialised, clone, sent):
+    lab = clone(initialised)
+    master = lab.host(MASTER)
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    master.write(
+        "/etc/kubernetes/admin.conf", "apiVersion: v1\nkind: Config\n# a new cluster\n", 0o600
+    )
+    succeeded(run(lab, MASTER, sent[USER_KUBECONFIG]))
+    for home in ("/root", "/home/centos"):
+        assert master.read(f"{home}/.kube/config").endswith("# a new cluster\n"), home
+
+
+def test_a_user_kubeconfig_for_a_user_that_is_not_there_fails_in_words(initialised, clone):
+    lab = clone(initialised)
+    values = {"NODE_NAME": MASTER, "SSH_USER": "nobody-here"}
+    result = lab.host(MASTER).run(scripts.as_root(scripts.render("user-kubeconfig", **values)))
+    assert not result.ok and "user nobody-here does not exist" in result.stderr, result
+
+
+def test_a_token_deep_in_a_long_list_is_still_found_and_retired(joined, clone, sent):
+    """The list is read whole before it is searched: a pipe into grep -q could lose it."""
+    lab = clone(joined)
+    tokens = lab.cluster / "tokens"
+    for i in range(3000):
+        (tokens / f"z{i:05d}").write_text("0123456789abcdef 1h filler\n")
+    result = succeeded(run(lab, MASTER, sent[REGISTERED]))
+    assert result.ran("kubeadm", "token", "delete", MOCK_TOKEN_ID), result
+    assert MOCK_TOKEN_ID not in lab.tokens()
+
+
+def test_no_host_script_has_a_pipeline():
+    """A pipeline's failure is easy to lose under pipefail (or to invent, with grep -q):
+    every script reads into variables and searches here-strings instead."""
+    for path in sorted((ROOT / "components/scripts").glob("*.sh")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+            code = re.sub(r"'[^']*'", "''", code.replace("||", ""))
+            assert "|" not in code, f"{path.name}:{number}: {line.strip()}"

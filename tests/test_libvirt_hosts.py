@@ -253,6 +253,16 @@ def test_a_changed_address_or_key_gives_that_node_a_fresh_disk():
     assert all(before[name] != rekeyed[name] for name in before)
 
 
+def test_a_new_host_key_gives_that_node_a_fresh_disk():
+    """The host key is written by cloud-init once per disk too: the disk's name digest covers
+    it, so a replaced key (a new pulumi-tls key) means a new disk for that node only."""
+    before = disk_names(run_program(stack_config("dev")))
+    after = disk_names(
+        run_program(stack_config("dev"), generations={"cluster-k8s-node02-host-key": 1})
+    )
+    assert {name for name in before if before[name] != after[name]} == {"cluster-k8s-node02-disk"}
+
+
 def test_settings_outside_cloud_init_keep_the_disks():
     before = disk_names(run_program(stack_config("dev")))
     after = disk_names(run_program(stack_config("dev", dockerVersion="18.06.1.ce-3.el7")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from typing import Any
 
@@ -175,6 +176,21 @@ def test_integer_keys_take_a_leading_plus_as_the_cli_does(home, key):
     plain = accepted(home)
     signed = accepted(home, **{key: "+" + raw()[key]})
     assert signed == plain
+
+
+@pytest.mark.parametrize("key", INTEGER_KEYS)
+def test_the_top_and_bottom_of_each_integer_range_are_accepted(home, key):
+    problem = rejected(home, key, **{key: "0"}).problem
+    low, high = (int(n) for n in re.search(r"between (\d+) and (\d+)", problem).groups())
+    accepted(home, **{key: str(low)})
+    accepted(home, **{key: str(high)})
+    rejected(home, key, **{key: str(high + 1)})
+
+
+def test_a_request_equal_to_its_limit_is_accepted(home):
+    accepted(home, appCpuRequest="500m", appCpuLimit="500m")
+    accepted(home, appMemoryRequest="1Gi", appMemoryLimit="1024Mi")
+    rejected(home, "appCpuRequest", appCpuRequest="501m", appCpuLimit="500m")
 
 
 @pytest.mark.parametrize("key", INTEGER_KEYS)

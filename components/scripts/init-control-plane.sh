@@ -35,9 +35,14 @@ else
 fi
 
 # kubeadm init always makes a 24h bootstrap token and prints it ("[bootstrap-token] Using
-# token: ..."); workers get tokens of their own, so retire it.
-init_token=$(sed -n -E 's/^\[bootstrap-?token\] Using token: ([a-z0-9]{6})\.[a-z0-9]{16}$/\1/ip' \
-  "${log}" 2>/dev/null | tail -n 1)
+# token: ..."); workers get tokens of their own, so retire it. (A log that is gone, as after a
+# rerun on a host whose log was cleaned up, names no token: nothing to retire then.)
+init_token=""
+if [[ -f "${log}" ]]; then
+  logged=$(sed -n -E 's/^\[bootstrap-?token\] Using token: ([a-z0-9]{6})\.[a-z0-9]{16}$/\1/ip' \
+    "${log}") || fail "cannot read ${log}"
+  init_token=${logged##*$'\n'}
+fi
 if [[ -n "${init_token}" ]]; then
   export KUBECONFIG=/etc/kubernetes/admin.conf
   tokens=$(kubeadm token list 2>/dev/null) || fail "kubeadm token list failed"

@@ -20,7 +20,10 @@ if [[ -f /etc/kubernetes/kubelet.conf ]]; then
 fi
 grep -q '^kind: JoinConfiguration$' <<<"${join_configuration}" ||
   fail "no kubeadm JoinConfiguration on stdin"
-token=$(sed -n -E 's/^[[:space:]]+token:[[:space:]]*//p' <<<"${join_configuration}" | head -n 1)
+token=""
+if [[ "${join_configuration}" =~ [[:space:]]token:[[:space:]]*([^[:space:]]+) ]]; then
+  token=${BASH_REMATCH[1]}
+fi
 
 step "kubeadm join ${CONTROL_PLANE_ENDPOINT}"
 trap 'rm -f "${config}"' EXIT

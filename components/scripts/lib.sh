@@ -51,15 +51,24 @@ kubelet_client_cn() {
     subject=$(openssl x509 -noout -subject -in "$pem" 2>/dev/null) || return 0
   elif [[ -f /etc/kubernetes/kubelet.conf ]]; then
     data=$(sed -n -E 's/^[[:space:]]*client-certificate-data:[[:space:]]*//p' \
-      /etc/kubernetes/kubelet.conf | head -n 1)
+      /etc/kubernetes/kubelet.conf) || return 0
+    data=${data%%$'\n'*}
     [[ -n $data ]] || return 0
-    subject=$(base64 -d <<<"$data" 2>/dev/null | openssl x509 -noout -subject 2>/dev/null) ||
-      return 0
+    pem=$(base64 -d <<<"$data" 2>/dev/null) || return 0
+    subject=$(openssl x509 -noout -subject 2>/dev/null <<<"$pem") || return 0
   else
     return 0
   fi
   # OpenSSL 1.0.2 (CentOS 7) prints "subject= /O=system:nodes/CN=...", 1.1+ "CN = ...".
   sed -n -E 's#.*CN ?= ?([^,/]+).*#\1#p' <<<"$subject"
+}
+
+# home_of USER: the user's home directory, or nothing when there is no such user.
+home_of() {
+  local entry fields
+  entry=$(getent passwd "$1") || return 0
+  IFS=: read -r -a fields <<<"$entry"
+  printf '%s\n' "${fields[5]-}"
 }
 
 # not_this_node: empty when this host is still the node NODE_NAME, else why not. Destructive

@@ -31,6 +31,6 @@ if [[ "${kept}" != "${rules}" ]]; then
   iptables-restore <<<"${kept}"
 fi
 
-user_home=$(getent passwd "${SSH_USER}" | cut -d: -f6 || true)
+user_home=$(home_of "${SSH_USER}")
 rm -f /root/.kube/config ${user_home:+"${user_home}/.kube/config"}
 step "host reset"

@@ -3,7 +3,7 @@
 # owner and mode set on every run, whether or not the content changed.
 set -euo pipefail
 [[ -f /etc/kubernetes/admin.conf ]] || fail "/etc/kubernetes/admin.conf is missing: run kubeadm init first"
-user_home=$(getent passwd "${SSH_USER}" | cut -d: -f6)
+user_home=$(home_of "${SSH_USER}")
 [[ -n "${user_home}" ]] || fail "user ${SSH_USER} does not exist"
 step "kubeconfig for root and ${SSH_USER}"
 for home in /root "${user_home}"; do

@@ -10,9 +10,13 @@ IFS= read -r token_id || true
 step "waiting for node ${WORKER_NAME} to register"
 for _ in $(seq 1 60); do
   if kubectl get node "${WORKER_NAME}" >/dev/null 2>&1; then
-    if [[ "${token_id}" =~ ^[a-z0-9]{6}$ ]] &&
-      kubeadm token list 2>/dev/null | grep -q "^${token_id}\."; then
-      kubeadm token delete "${token_id}" >/dev/null 2>&1 || fail "kubeadm token delete failed"
+    if [[ "${token_id}" =~ ^[a-z0-9]{6}$ ]]; then
+      # Read whole, then searched: `kubeadm token list | grep -q` under pipefail can miss a
+      # token that exists (grep stops early and the writer dies of SIGPIPE).
+      tokens=$(kubeadm token list 2>&1) || fail "kubeadm token list failed: $(redact <<<"${tokens}")"
+      if grep -q "^${token_id}\." <<<"${tokens}"; then
+        kubeadm token delete "${token_id}" >/dev/null 2>&1 || fail "kubeadm token delete failed"
+      fi
     fi
     step "node ${WORKER_NAME} registered"
     exit 0
