@@ -47,6 +47,13 @@ $(VENV)/.test-deps: $(VENV)/.deps requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
+# The current track's schema lane: kubernetes-validate 1.37.0 (Kubernetes 1.25-1.37 schemas) in a
+# directory of its own, as it cannot share the virtualenv with 1.18.0 (tests/test_schemas_current.py).
+$(VENV)/.schemas-current: $(VENV)/.test-deps requirements-schemas-current.txt
+	rm -rf $(VENV)/schemas-current
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/schemas-current -r requirements-schemas-current.txt
+	touch $@
+
 # A stack or node name is a name: anything else stops here, before any command sees it.
 names:
 	@[[ "$$STACK" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$$ ]] || { \
@@ -138,7 +145,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint $(VENV)/.schemas-current
 	$(VENV)/bin/pytest
 
 # Mutation testing of components/ and tools/ (mutmut): slow, not part of `make test`.

@@ -38,13 +38,19 @@ joined = [
     for w in workers
 ]
 
-provider = cluster_provider("kubernetes", control_plane, ready=[control_plane, *joined])
+provider = cluster_provider(
+    "kubernetes",
+    control_plane,
+    ready=[control_plane, *joined],
+    server_side_apply=settings.platform.server_side_apply,
+)
 on_cluster = pulumi.ResourceOptions(provider=provider)
 flannel = Flannel(
     "flannel",
+    settings.platform.flannel.manifest,
     settings.kubernetes.pod_network_cidr,
     settings.network.interface,
-    settings.flannel_image,
+    settings.platform.flannel_images(settings),
     opts=on_cluster,
 )
 registry = PrivateRegistry("registry", master, settings, flannel.resources, opts=on_cluster)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import yaml
 
 from components.settings import NetworkSettings, NodeSpec
@@ -16,34 +18,20 @@ def meta_data(node: NodeSpec) -> str:
     return _dump({"instance-id": node.name, "local-hostname": node.name})
 
 
-# Run on every boot before sshd-keygen and sshd (canonical/cloud-init@19.4:
-# systemd/cloud-init.service.tmpl is Before= both): sshd loads only the ED25519 host key, and
-# sshd-keygen adds no RSA/ECDSA keys. el7's sshd_config has HostKey lines for rsa, ecdsa and
-# ed25519, and /usr/sbin/sshd-keygen makes every missing type unless /etc/sysconfig/sshd sets
-# AUTOCREATE_SERVER_KEYS=NO (openssh-7.4p1-23.el7_9 as imported in xcp-ng-rpms/openssh@3347de5:
-# SOURCES/openssh-6.6p1-redhat.patch, SOURCES/sshd-keygen). Idempotent; tested in the sandbox.
-PIN_HOST_KEY = [
-    "sed -i -E 's@^(HostKey[[:space:]]+/etc/ssh/ssh_host_(rsa|dsa|ecdsa)_key)[[:space:]]*$@#\\1@'"
-    " /etc/ssh/sshd_config",
-    "grep -q '^HostKey[[:space:]]\\+/etc/ssh/ssh_host_ed25519_key' /etc/ssh/sshd_config"
-    " || echo 'HostKey /etc/ssh/ssh_host_ed25519_key' >> /etc/ssh/sshd_config",
-    "grep -q '^AUTOCREATE_SERVER_KEYS=' /etc/sysconfig/sshd"
-    " || echo 'AUTOCREATE_SERVER_KEYS=NO' >> /etc/sysconfig/sshd",
-]
-
-
 def user_data(
     node: NodeSpec,
     ssh_user: str,
     public_key: str,
     host_private_key: str,
     host_public_key: str,
+    pin_host_key: Sequence[str],
 ) -> str:
     """The cloud-config: hostname, the SSH user with its key, and the one ED25519 host key
     (cloud-init 19.4 cc_ssh writes ssh_keys' ed25519_private/_public after deleting the image's
     keys, and generates none itself when ssh_keys is given, so no ssh_genkeytypes is needed;
     an empty one is refused by cloud-init's own schema: canonical/cloud-init@19.4:
-    cloudinit/config/cc_ssh.py handle)."""
+    cloudinit/config/cc_ssh.py handle; the same at 24.4). pin_host_key is the track's bootcmd
+    that keeps sshd to that key."""
     document = {
         "hostname": node.name,
         "preserve_hostname": False,
@@ -52,7 +40,7 @@ def user_data(
         "manage_etc_hosts": False,
         "ssh_deletekeys": True,
         "ssh_keys": {"ed25519_private": host_private_key, "ed25519_public": host_public_key},
-        "bootcmd": PIN_HOST_KEY,
+        "bootcmd": list(pin_host_key),
         "users": [
             {
                 "name": ssh_user,
@@ -72,7 +60,9 @@ def user_data(
 
 
 def network_config(node: NodeSpec, network: NetworkSettings) -> str:
-    """Static address on the first NIC (network-config v1, rendered to ifcfg-eth0 on CentOS 7)."""
+    """Static address on the first NIC (network-config v1): cloud-init renders it to ifcfg-eth0
+    on CentOS 7 and to NetworkManager's cloud-init-eth0.nmconnection on EL9 (tests/
+    test_cloud_init.py renders both)."""
     document = {
         "version": 1,
         "config": [

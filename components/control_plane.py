@@ -22,12 +22,9 @@ def pin_server(kubeconfig: str, server: str) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def ignore_preflight_errors(settings: Settings) -> str:
-    return "Swap" if settings.kubernetes.keep_swap else ""
-
-
 class ControlPlane(pulumi.ComponentResource):
-    """kubeadm init with the tutorial's flags, guarded so it never runs twice on one host.
+    """kubeadm init with the track's flags or configuration file, guarded so it never runs twice
+    on one host.
 
     kubeadm init never runs again in place: a new master machine or a changed version, CIDR,
     image repository or master address replaces the step (kubeadm reset first, then a fresh
@@ -50,12 +47,17 @@ class ControlPlane(pulumi.ComponentResource):
     ) -> None:
         super().__init__("kubeadm-libvirt:bootstrap:ControlPlane", name, None, opts)
         k8s = settings.kubernetes
+        spec = next(node for node in settings.nodes if node.name == master.name)
         self.endpoint = f"{master.address}:{API_SERVER_PORT}"
+        init_configuration = settings.platform.init_configuration(spec, settings)
+        # What kubeadm init fixes for the cluster's life; a configuration file (the current
+        # track's, with the cluster-wide KubeletConfiguration) is all of it.
         cluster_identity = [
             k8s.version,
             str(k8s.pod_network_cidr),
             str(k8s.service_cidr),
             k8s.image_repository,
+            *([init_configuration] if init_configuration else []),
         ]
         self.init = master.run(
             f"{name}-init",
@@ -63,12 +65,10 @@ class ControlPlane(pulumi.ComponentResource):
             create=scripts.render(
                 "init-control-plane",
                 NODE_NAME=master.name,
-                ADVERTISE_ADDRESS=str(master.address),
                 IMAGE_REPOSITORY=k8s.image_repository,
                 KUBERNETES_VERSION=k8s.version,
-                POD_NETWORK_CIDR=str(k8s.pod_network_cidr),
-                SERVICE_CIDR=str(k8s.service_cidr),
-                IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
+                INIT_FLAGS="\n".join(settings.platform.init_flags(spec, settings)),
+                INIT_CONFIG=init_configuration,
             ),
             update=scripts.render("check-control-plane", NODE_NAME=master.name),
             delete=reset_script(master.name, settings),

@@ -211,10 +211,17 @@ def url(value: Any) -> str:
     return value
 
 
+# The one placeholder a repository URL may carry: the Kubernetes minor, for repositories kept
+# one per minor (pkgs.k8s.io); filled in by the platform.
+MINOR_PLACEHOLDER = "{minor}"
+
+
 def repository_url(value: Any) -> str:
     """A yum baseurl or key URL: yum appends the repository's paths to it (repodata/...), and it
-    is written to world-readable .repo files, so no ?query (where tokens hide) either."""
-    value = url(value)
+    is written to world-readable .repo files, so no ?query (where tokens hide) either. It may
+    name the Kubernetes minor as {minor}."""
+    value = _string(value)
+    url(value.replace(MINOR_PLACEHOLDER, "v1.0"))
     if urlsplit(value).query or "?" in value:
         raise ValueError(
             "must not have a ?query: yum appends paths to it, and it is written to "
@@ -228,7 +235,7 @@ def mirror_url(value: Any) -> str:
     at most a trailing /; a path, query or fragment makes dockerd refuse to start
     (docker/docker-ce@v18.06.3-ce:components/engine/registry/config.go ValidateMirror)."""
     value = repository_url(value)
-    if urlsplit(value).path not in ("", "/"):
+    if MINOR_PLACEHOLDER in value or urlsplit(value).path not in ("", "/"):
         raise ValueError(
             "must be scheme://host[:port] only, e.g. https://mirror.example.com: dockerd 18.06 "
             "refuses a mirror with a path and does not start"
@@ -391,7 +398,7 @@ Dns1035Label = text(
     63,
     "is not a DNS-1035 label (a lower-case letter, then lower-case letters, digits, '-')",
 )
-UserName = text(r"[a-z_][a-z0-9_-]{0,31}", 32, "is not a Linux user name")
+UserName = text(r"[a-z_][a-z0-9_-]{0,31}", 32, "is not a Linux user name", allow_empty=True)
 InterfaceName = text(
     r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}",
     15,
@@ -399,12 +406,14 @@ InterfaceName = text(
 )
 LibvirtName = text(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", 64, "is not a libvirt object name")
 RpmVersion = text(
-    r"[0-9][A-Za-z0-9._+~-]{0,63}", 64, "is not an RPM version such as 18.06.3.ce-3.el7"
+    r"[0-9][A-Za-z0-9._+~-]{0,63}",
+    64,
+    "is not an RPM version such as 18.06.3.ce-3.el7",
+    allow_empty=True,
 )
+# Which versions a track takes is the platform's to say (settings.py checks it).
 KubernetesVersion = text(
-    r"v1\.13\.[0-9]{1,3}",
-    16,
-    "must be v1.13.PATCH (the manifests, packages and flags here are Kubernetes 1.13's)",
+    r"v1\.[0-9]{1,2}\.[0-9]{1,3}", 16, "must be vMAJOR.MINOR.PATCH, e.g. v1.13.1", allow_empty=True
 )
 Quantity = text(
     r"[0-9]{1,9}(\.[0-9]{1,6})?(m|k|Ki|M|Mi|G|Gi|T|Ti)?",
@@ -412,7 +421,9 @@ Quantity = text(
     "is not a Kubernetes quantity such as 100m, 1 or 256Mi",
 )
 ImageTag = text(_TAG, 128, "is not an image tag (letters, digits, _ . -, at most 128)")
-ImageRepository = text(_REPOSITORY, 255, "is not an image repository such as registry.k8s.io")
+ImageRepository = text(
+    _REPOSITORY, 255, "is not an image repository such as registry.k8s.io", allow_empty=True
+)
 ImageReference = text(
     rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
     255,
@@ -421,8 +432,20 @@ ImageReference = text(
 HttpPath = text(
     r"/[A-Za-z0-9._~!$&()*+;=:@%/-]{0,1023}", 1024, "must be an HTTP path starting with /"
 )
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """parse, or "" (the track's default) as it is."""
+
+    def parse_or_empty(value: Any) -> Any:
+        return "" if value == "" else parse(value)
+
+    return parse_or_empty
+
+
 Url = Annotated[str, checked(url)]
 RepositoryUrl = Annotated[str, checked(repository_url)]
+OptionalRepositoryUrl = Annotated[str, checked(optional(repository_url))]
 MirrorUrl = Annotated[str, checked(mirror_url)]
 Port = integer(1, 65535)
 
@@ -432,6 +455,7 @@ OptionalIPv4 = Annotated[IPv4Address | None, checked(ipv4_or_empty)]
 Cidr = Annotated[IPv4Network, checked(cidr)]
 HostPath = Annotated[str, checked(host_path)]
 ImageSource = Annotated[str, checked(image_source)]
+OptionalImageSource = Annotated[str, checked(optional(image_source))]
 TokenTtl = Annotated[timedelta, checked(duration)]
 PublicKey = Annotated[str, checked(public_key)]
 PrivateKeyText = Annotated[Any, checked(private_key_text)]
@@ -439,6 +463,12 @@ LibvirtUri = Annotated[str, checked(libvirt_uri)]
 Boolean = Annotated[bool, checked(boolean)]
 BridgeName = text(
     r"(?!\.\.?\Z)[A-Za-z0-9_.-]{1,15}", 15, "is not a bridge name such as br0", allow_empty=True
+)
+TrackImageReference = text(
+    rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",
+    255,
+    "is not a container image reference (or empty: the track's default)",
+    allow_empty=True,
 )
 OptionalImageReference = text(
     rf"{_REPOSITORY}(?::{_TAG})?(?:@{_DIGEST})?",

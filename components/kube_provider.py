@@ -9,11 +9,14 @@ from components.control_plane import ControlPlane
 
 
 def cluster_provider(
-    name: str, control_plane: ControlPlane, ready: list[pulumi.Resource]
+    name: str,
+    control_plane: ControlPlane,
+    ready: list[pulumi.Resource],
+    server_side_apply: bool,
 ) -> k8s.Provider:
     """A provider for the kubeadm cluster, created once `ready` (every worker joined) is done.
 
-    - No server-side apply: a 1.13 API server does not have it.
+    - Server-side apply as the track's API server has it (1.13 does not: alpha in 1.14).
     - delete_unreachable: `pulumi destroy` must not hang once the VMs are gone.
     - cluster_identifier is the init's id: a kubeconfig that is merely unknown during a preview
       does not replace every object, but a re-initialised cluster does.
@@ -21,7 +24,7 @@ def cluster_provider(
     return k8s.Provider(
         name,
         kubeconfig=control_plane.kubeconfig,
-        enable_server_side_apply=False,
+        enable_server_side_apply=server_side_apply,
         delete_unreachable=True,
         cluster_identifier=control_plane.init.id,
         opts=pulumi.ResourceOptions(depends_on=ready),

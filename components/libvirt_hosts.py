@@ -42,7 +42,9 @@ class LibvirtHosts(pulumi.ComponentResource):
         node_network = NodeNetwork(
             f"{name}-network", settings.libvirt, settings.network, opts=child
         )
-        store = ImageStore(f"{name}-images", settings.libvirt, opts=child)
+        store = ImageStore(
+            f"{name}-images", settings.libvirt, settings.platform.base_volume, opts=child
+        )
         self.hosts = []
         for node in settings.nodes:
             vm = NodeVm(
@@ -54,6 +56,7 @@ class LibvirtHosts(pulumi.ComponentResource):
                 settings.ssh.user,
                 settings.ssh.public_key,
                 settings.libvirt.domain_name(node.name),
+                settings.platform.pin_host_key,
                 opts=child,
             )
             self.hosts.append(

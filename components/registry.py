@@ -6,40 +6,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import scripts
-from components.files import ini_text
 from components.hosts import Host
 from components.settings import Settings
 
 NAMESPACE = "registry"
 SERVICE = "registry"
 CONTAINER_PORT = 5000  # registry:2 always listens here; the Service maps registryPort onto it
-MASTER_ROLE_LABEL = "node-role.kubernetes.io/master"
-
-
-def address_unit(settings: Settings) -> str:
-    """systemd unit that puts the registry address on the master's interface at boot."""
-    cidr = f"{settings.registry.address}/{settings.network.node_network.prefixlen}"
-    interface = settings.network.interface
-    return ini_text(
-        {
-            "Unit": {
-                "Description": f"Registry address {cidr} on {interface} (kubeadm-libvirt)",
-                "After": "network-online.target",
-                "Wants": "network-online.target",
-            },
-            "Service": {
-                "Type": "oneshot",
-                "RemainAfterExit": "yes",
-                "ExecStart": f"/sbin/ip address replace {cidr} dev {interface}",
-                "ExecStop": f"/sbin/ip address del {cidr} dev {interface}",
-            },
-            "Install": {"WantedBy": "multi-user.target"},
-        }
-    )
 
 
 class PrivateRegistry(pulumi.ComponentResource):
-    """registry:2 on the master (hostPath storage, tolerates the master taint), a Service with
+    """registry:2 on the master (hostPath storage, tolerates its taint), a Service with
     externalIPs [registryAddress] on registryPort, and that address added to the master's
     interface. Every node already trusts it as an insecure registry (daemon.json).
     """
@@ -67,23 +43,23 @@ class PrivateRegistry(pulumi.ComponentResource):
             f"{name}-namespace", metadata={"name": NAMESPACE}, opts=child
         )
         ns = namespace.metadata["name"]
+        platform = settings.platform
+        add, remove = platform.registry_address_scripts
         address_values = {
             "NODE_NAME": master.name,
             "REGISTRY_ADDRESS": str(registry.address),
             "INTERFACE": settings.network.interface,
+            "PREFIX_LENGTH": settings.network.node_network.prefixlen,
         }
         address = master.run(
             f"{name}-address",
             self,
             create=scripts.render(
-                "add-registry-address", UNIT_FILE=address_unit(settings), **address_values
+                add, **address_values, **platform.registry_address_values(settings)
             ),
-            delete=scripts.render(
-                "remove-registry-address",
-                PREFIX_LENGTH=settings.network.node_network.prefixlen,
-                **address_values,
-            ),
+            delete=scripts.render(remove, **address_values),
         )
+        control_plane = platform.control_plane_label
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": "registry", "namespace": ns, "labels": labels},
@@ -94,9 +70,9 @@ class PrivateRegistry(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
-                        "nodeSelector": {MASTER_ROLE_LABEL: ""},
+                        "nodeSelector": {control_plane: ""},
                         "tolerations": [
-                            {"key": MASTER_ROLE_LABEL, "operator": "Exists", "effect": "NoSchedule"}
+                            {"key": control_plane, "operator": "Exists", "effect": "NoSchedule"}
                         ],
                         "containers": [
                             {

@@ -25,13 +25,14 @@ def _body(name: str) -> str:
     return text.split("\n", 1)[1]
 
 
-def render(name: str, **values: str | int) -> str:
-    """The full text of script `name` with `values` assigned at the top.
+def render(name: str, *more: str, **values: str | int) -> str:
+    """The full text of script `name` (followed by the scripts `more`, in order, as one script)
+    with `values` assigned at the top.
 
-    Every ${UPPER_CASE} name the script (or lib.sh) uses must be given, and nothing else:
+    Every ${UPPER_CASE} name the scripts (or lib.sh) use must be given, and nothing else:
     a typo on either side fails here rather than on a host.
     """
-    body = _body(name)
+    body = "".join(_body(part) for part in (name, *more))
     library = (SCRIPT_DIR / "lib.sh").read_text()
     wanted = set(_REFERENCED.findall(body + library)) - _SHELL_VARIABLES
     given = set(values)
@@ -44,8 +45,10 @@ def render(name: str, **values: str | int) -> str:
     assignments = "".join(f"{key}={shlex.quote(str(values[key]))}\n" for key in sorted(values))
     # Values are literal data ('$basearch' is for yum); lib.sh helpers are shared by all scripts.
     directive = "# shellcheck disable=SC2016,SC2329\n"
+    parts = "".join(f"# with {part}.sh\n" for part in more)
     return (
-        f"#!/usr/bin/env bash\n{directive}# kubeadm-libvirt {name}.sh\n{assignments}{library}{body}"
+        f"#!/usr/bin/env bash\n{directive}# kubeadm-libvirt {name}.sh\n{parts}{assignments}"
+        f"{library}{body}"
     )
 
 

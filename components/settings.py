@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from components.fields import (
+    MINOR_PLACEHOLDER,
     Boolean,
     BridgeName,
     Cidr,
@@ -41,7 +42,6 @@ from components.fields import (
     HttpPath,
     ImageReference,
     ImageRepository,
-    ImageSource,
     ImageTag,
     InterfaceName,
     IPv4,
@@ -50,7 +50,9 @@ from components.fields import (
     LibvirtUri,
     MirrorUrl,
     OptionalImageReference,
+    OptionalImageSource,
     OptionalIPv4,
+    OptionalRepositoryUrl,
     Port,
     PrivateKeyText,
     PublicKey,
@@ -58,11 +60,13 @@ from components.fields import (
     RepositoryUrl,
     RpmVersion,
     TokenTtl,
+    TrackImageReference,
     UserName,
     check_key_strength,
     integer,
     listed,
 )
+from components.platforms import Platform, platform, tracks
 
 PROJECT = "kubeadm-libvirt"
 
@@ -116,8 +120,10 @@ class NodeConfig(Strict):
 
 
 class StackConfig(Strict):
-    """Every key of Pulumi.yaml, each checked on its own. Names are the config keys."""
+    """Every key of Pulumi.yaml, each checked on its own. Names are the config keys. A key whose
+    default depends on the track is "" (or []) in Pulumi.yaml: the track's platform says it."""
 
+    track: Literal["tutorial", "current"]
     hostSource: Literal["libvirt", "existing"]
     nodes: listed(NodeConfig, 1, 64, "nodes")
     nodeVcpus: integer(1, 64)
@@ -135,12 +141,13 @@ class StackConfig(Strict):
     libvirtBridge: BridgeName
     storagePoolName: LibvirtName
     storagePoolPath: HostPath
-    baseImage: ImageSource
-    centosVaultBaseUrls: listed(RepositoryUrl, 1, 4, "URLs")
-    dockerCeRepoUrl: RepositoryUrl
-    dockerCeGpgKey: RepositoryUrl
+    baseImage: OptionalImageSource
+    centosVaultBaseUrls: listed(RepositoryUrl, 0, 4, "URLs")
+    dockerCeRepoUrl: OptionalRepositoryUrl
+    dockerCeGpgKey: OptionalRepositoryUrl
     dockerVersion: RpmVersion
-    kubernetesRepoUrls: listed(RepositoryUrl, 1, 4, "URLs")
+    containerdVersion: RpmVersion
+    kubernetesRepoUrls: listed(RepositoryUrl, 0, 4, "URLs")
     kubernetesVersion: KubernetesVersion
     kubernetesCniVersion: RpmVersion
     imageRepository: ImageRepository
@@ -153,7 +160,8 @@ class StackConfig(Strict):
     registryPort: Port
     registryImage: ImageReference
     registryStoragePath: HostPath
-    flannelImage: ImageReference
+    flannelImage: TrackImageReference
+    flannelCniPluginImage: TrackImageReference
     appName: Dns1035Label
     appImageTag: ImageTag
     appSeedImage: OptionalImageReference
@@ -238,12 +246,16 @@ class LibvirtSettings:
 
 @dataclass(frozen=True)
 class PackageSettings:
-    centos_vault_base_urls: tuple[str, ...]
+    """The package sources and versions, each the configured value or the track's default;
+    one track's own keys are None on the other."""
+
+    centos_vault_base_urls: tuple[str, ...] | None
     docker_ce_repo_url: str
     docker_ce_gpg_key: str
-    docker_version: str
+    docker_version: str | None
+    containerd_version: str | None
     kubernetes_repo_urls: tuple[str, ...]
-    kubernetes_cni_version: str
+    kubernetes_cni_version: str | None
     registry_mirrors: tuple[str, ...]
 
 
@@ -260,6 +272,11 @@ class KubernetesSettings:
     def package_version(self) -> str:
         """The RPM version of kubelet/kubeadm/kubectl, e.g. 1.13.1."""
         return self.version.removeprefix("v")
+
+    @property
+    def minor(self) -> str:
+        """v1.36 of v1.36.4."""
+        return self.version.rsplit(".", 1)[0]
 
     @property
     def token_ttl(self) -> str:
@@ -299,6 +316,7 @@ class AppSettings:
 class Settings:
     """Everything the program needs, validated."""
 
+    track: str
     host_source: HostSource
     nodes: tuple[NodeSpec, ...]
     network: NetworkSettings
@@ -308,7 +326,13 @@ class Settings:
     kubernetes: KubernetesSettings
     registry: RegistrySettings
     flannel_image: str
+    flannel_cni_plugin_image: str | None
     app: AppSettings
+
+    @property
+    def platform(self) -> Platform:
+        """The track's platform: everything that differs between the tracks."""
+        return platform(self.track)
 
     @property
     def master(self) -> NodeSpec:
@@ -455,7 +479,7 @@ def check(
         ssh = _ssh_settings(config, home or Path.home())
     except SettingsError as error:
         errors.append(error.hiding(hidden))
-        ssh = SshSettings(config.sshUser, "", None, "sshPrivateKey")
+        ssh = SshSettings(_track_value(config, "sshUser"), "", None, "sshPrivateKey")
     settings = _build(config, ssh, stack)
     errors += [error.hiding(hidden) for error in _cross_check(settings, config)]
     return settings, errors
@@ -512,8 +536,18 @@ def _unknown_key_problem(location: tuple) -> str:
     return f"is not a setting of this project{hint} Remove it: pulumi config rm {name}"
 
 
+def _track_value(config: StackConfig, key: str) -> Any:
+    """The configured value of a key, or, when it is empty, the track's default (None for a key
+    the track does not have)."""
+    value = getattr(config, key)
+    if value not in ("", ()):
+        return value
+    return platform(config.track).defaults.get(key)
+
+
 def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
     host_source = HostSource(config.hostSource)
+    value = lambda key: _track_value(config, key)  # noqa: E731
     network = config.nodeNetwork
     # The first host address, found without listing the network's addresses.
     first = network.network_address + 1 if network.num_addresses > 2 else network.network_address
@@ -533,6 +567,7 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
         for node in config.nodes
     )
     return Settings(
+        track=config.track,
         host_source=host_source,
         nodes=nodes,
         network=NetworkSettings(
@@ -548,22 +583,23 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
             bridge=config.libvirtBridge or None,
             pool_name=config.storagePoolName + suffix,
             pool_path=config.storagePoolPath + suffix,
-            base_image=config.baseImage,
+            base_image=value("baseImage"),
             domain_prefix="" if stack == DEV_STACK else f"{stack}-",
             stack=stack,
         ),
         packages=PackageSettings(
-            centos_vault_base_urls=config.centosVaultBaseUrls,
-            docker_ce_repo_url=config.dockerCeRepoUrl,
-            docker_ce_gpg_key=config.dockerCeGpgKey,
-            docker_version=config.dockerVersion,
-            kubernetes_repo_urls=config.kubernetesRepoUrls,
-            kubernetes_cni_version=config.kubernetesCniVersion,
+            centos_vault_base_urls=value("centosVaultBaseUrls"),
+            docker_ce_repo_url=value("dockerCeRepoUrl"),
+            docker_ce_gpg_key=value("dockerCeGpgKey"),
+            docker_version=value("dockerVersion"),
+            containerd_version=value("containerdVersion"),
+            kubernetes_repo_urls=tuple(value("kubernetesRepoUrls")),
+            kubernetes_cni_version=value("kubernetesCniVersion"),
             registry_mirrors=config.registryMirrors,
         ),
         kubernetes=KubernetesSettings(
-            version=config.kubernetesVersion,
-            image_repository=config.imageRepository,
+            version=value("kubernetesVersion"),
+            image_repository=value("imageRepository"),
             pod_network_cidr=config.podNetworkCidr,
             service_cidr=config.serviceCidr,
             keep_swap=config.keepSwap,
@@ -575,7 +611,8 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
             image=config.registryImage,
             storage_path=config.registryStoragePath,
         ),
-        flannel_image=config.flannelImage,
+        flannel_image=value("flannelImage"),
+        flannel_cni_plugin_image=value("flannelCniPluginImage"),
         app=AppSettings(
             name=config.appName,
             image_tag=config.appImageTag,
@@ -605,8 +642,9 @@ def _ssh_settings(config: StackConfig, home: Path) -> SshSettings:
     """The key pair: sshPrivateKey, else the first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa; the
     public key is sshPublicKey, else the private key's own."""
     configured = config.sshPrivateKey
+    user = _track_value(config, "sshUser")
     if isinstance(configured, EncryptedValue):
-        return SshSettings(config.sshUser, config.sshPublicKey, None, "sshPrivateKey")
+        return SshSettings(user, config.sshPublicKey, None, "sshPrivateKey")
     text_value, source = configured.get_secret_value(), "sshPrivateKey"
     if text_value == "":
         ssh_dir = home / ".ssh"
@@ -628,7 +666,7 @@ def _ssh_settings(config: StackConfig, home: Path) -> SshSettings:
             f"does not belong to the private key in use ({source}); leave it empty to use that "
             "key's own public key",
         )
-    return SshSettings(config.sshUser, public_key, SecretStr(text_value), source)
+    return SshSettings(user, public_key, SecretStr(text_value), source)
 
 
 def _public_key_of(private_key: str, source: str) -> str:
@@ -662,24 +700,13 @@ def _public_key_of(private_key: str, source: str) -> str:
 
 def _cross_check(settings: Settings, config: StackConfig) -> Iterator[SettingsError]:
     """Rules between keys, every problem of each."""
+    yield from _check_track(settings, config)
     yield from _check_nodes(settings)
     yield from _check_names(settings)
     yield from _check_network(settings, config)
     yield from _check_cidrs(settings)
     yield from _check_registry(settings)
     yield from _check_app(settings)
-
-
-# System accounts of the CentOS 7 GenericCloud image (setup-2.8.71's /etc/passwd, and the users
-# its packages add; taken from listings of that image's /etc/passwd, not from the packages):
-# cloud-init would give such an account a login shell's key and passwordless sudo.
-SYSTEM_ACCOUNTS = frozenset(
-    {
-        "root", "bin", "daemon", "adm", "lp", "sync", "shutdown", "halt", "mail", "operator",
-        "games", "ftp", "nobody", "systemd-network", "dbus", "polkitd", "sshd", "postfix",
-        "chrony", "rpc", "rpcuser", "nfsnobody", "tss", "libstoragemgmt", "systemd-bus-proxy",
-    }
-)  # fmt: skip
 
 
 def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
@@ -731,13 +758,65 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
                 master.memory_mib,
                 f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
-    if settings.host_source is HostSource.LIBVIRT and settings.ssh.user in SYSTEM_ACCOUNTS:
+    own = settings.platform
+    if settings.host_source is HostSource.LIBVIRT and settings.ssh.user in own.system_accounts:
         yield SettingsError(
             "sshUser",
             settings.ssh.user,
-            "is a system account of the CentOS 7 image (no root login, and cloud-init would give "
-            "it a key and passwordless sudo); use a user of its own such as centos",
+            f"is a system account of the {settings.track} track's image (no root login, and "
+            "cloud-init would give it a key and passwordless sudo); use a user of its own such "
+            f"as {own.defaults['sshUser']}",
         )
+    for i, node in enumerate(settings.nodes):
+        if own.refuses_rsa_host_keys and (node.host_key or "").startswith("ssh-rsa "):
+            # pulumi-command v1.2.1 asks only for the pinned key's type, ssh-rsa (SHA-1), which
+            # EL9's DEFAULT crypto policy no longer signs with (rsa-sha2-* only): no common
+            # algorithm (pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/
+            # connection.go; golang/crypto@v0.48.0:ssh/handshake.go; crypto-policies DEFAULT).
+            yield SettingsError(
+                f"nodes[{i}].hostKey",
+                node.host_key,
+                "is an RSA host key: EL9's DEFAULT crypto policy offers it only as rsa-sha2-*, "
+                "while Pulumi's SSH client asks for ssh-rsa, so no connection would be made; "
+                "pin the host's ED25519 key (/etc/ssh/ssh_host_ed25519_key.pub)",
+            )
+        if settings.host_source is HostSource.LIBVIRT and node.disk_gib < own.min_disk_gib:
+            yield SettingsError(
+                f"nodes[{i}].diskGiB",
+                node.disk_gib,
+                f"is smaller than the {settings.track} track's image ({own.min_disk_gib} GiB)",
+            )
+
+
+def _check_track(settings: Settings, config: StackConfig) -> Iterator[SettingsError]:
+    """The track takes its own versions, and no key of the other track."""
+    own = settings.platform
+    if not re.fullmatch(own.kubernetes_versions, settings.kubernetes.version, re.ASCII):
+        yield SettingsError(
+            "kubernetesVersion",
+            settings.kubernetes.version,
+            f"must be {own.kubernetes_versions_text} on the {settings.track} track",
+        )
+    for other in tracks():
+        if other is own:
+            continue
+        for key in sorted(other.own_keys):
+            value = getattr(config, key)
+            if value not in ("", ()):
+                yield SettingsError(
+                    key,
+                    value,
+                    f"belongs to the {other.track} track, and this stack's track is "
+                    f"{settings.track}; remove it: pulumi config rm {key}",
+                )
+    if own.track == "tutorial":
+        for i, url in enumerate(settings.packages.kubernetes_repo_urls):
+            if MINOR_PLACEHOLDER in url:
+                yield SettingsError(
+                    f"kubernetesRepoUrls[{i}]",
+                    url,
+                    "names {minor}, but the tutorial's repository holds every 1.13 release",
+                )
 
 
 def _check_names(settings: Settings) -> Iterator[SettingsError]:

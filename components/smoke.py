@@ -81,6 +81,7 @@ class SmokeCheck(pulumi.ComponentResource):
                 "check-cluster",
                 NODE_NAME=master.name,
                 NODES=" ".join(host.name for host in hosts),
+                FLANNEL_NAMESPACE=settings.platform.flannel.namespace,
                 APP_URLS=" ".join(
                     f"http://{address}:{app.node_port}{app.probe_path}" for address in app_addresses
                 ),

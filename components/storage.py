@@ -1,4 +1,4 @@
-"""Where the VM disks live: a storage pool of our own and the CentOS 7 base image in it."""
+"""Where the VM disks live: a storage pool of our own and the track's base image in it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import pulumi_libvirt as libvirt
 
 from components.settings import LibvirtSettings
 
-BASE_VOLUME_NAME = "centos7-genericcloud-base.qcow2"
-
 
 class ImageStore(pulumi.ComponentResource):
     """A directory pool (a fresh libvirt has no usable default pool) holding one base volume
-    from the CentOS 7 GenericCloud image; every node disk is a copy-on-write layer over it.
+    from the track's GenericCloud image; every node disk is a copy-on-write layer over it.
     """
 
     pool_name: pulumi.Output[str]
@@ -22,6 +20,7 @@ class ImageStore(pulumi.ComponentResource):
         self,
         name: str,
         libvirt_settings: LibvirtSettings,
+        base_volume: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:ImageStore", name, None, opts)
@@ -34,7 +33,7 @@ class ImageStore(pulumi.ComponentResource):
         )
         base = libvirt.Volume(
             f"{name}-base",
-            name=BASE_VOLUME_NAME,
+            name=base_volume,
             pool=pool.name,
             source=libvirt_settings.base_image,
             format="qcow2",

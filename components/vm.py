@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_libvirt as libvirt
@@ -18,8 +19,8 @@ GIB = 1024**3
 
 
 class NodeVm(pulumi.ComponentResource):
-    """A CentOS 7 VM for one node, with its static address, hostname, the SSH user's key and a
-    host key made here (so every connection can pin it) from cloud-init."""
+    """A VM for one node on the track's image, with its static address, hostname, the SSH user's
+    key and a host key made here (so every connection can pin it) from cloud-init."""
 
     domain: libvirt.Domain
     disk: libvirt.Volume
@@ -36,6 +37,7 @@ class NodeVm(pulumi.ComponentResource):
         ssh_user: str,
         public_key: str,
         domain_name: str,
+        pin_host_key: Sequence[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:NodeVm", name, None, opts)
@@ -54,14 +56,15 @@ class NodeVm(pulumi.ComponentResource):
             "network_config": cloud_init.network_config(node, network),
         }
         user_data = pulumi.Output.all(host_key.private_key_openssh, self.host_public_key).apply(
-            lambda keys: cloud_init.user_data(node, ssh_user, public_key, *keys)
+            lambda keys: cloud_init.user_data(node, ssh_user, public_key, *keys, pin_host_key)
         )
         # cloud-init applies hostname, address and keys once per disk: a change to any of them
         # needs a fresh disk (and so a fresh VM), which a hash of the documents in the disk's
         # name brings about. The host key enters it through its public half, so the name is no
         # secret; the user-data with the private half is.
         disk_name = pulumi.Output.all(
-            self.host_public_key, cloud_init.user_data(node, ssh_user, public_key, "", "")
+            self.host_public_key,
+            cloud_init.user_data(node, ssh_user, public_key, "", "", pin_host_key),
         ).apply(lambda parts: f"{node.name}-{_digest(documents, *parts)}.qcow2")
         self.disk = libvirt.Volume(
             f"{name}-disk",

@@ -5,47 +5,44 @@ from __future__ import annotations
 import re
 
 import pulumi
-import yaml
 from pulumi_command import remote
 
 from components import scripts
-from components.control_plane import ControlPlane, ignore_preflight_errors, reset_script
+from components.control_plane import ControlPlane, reset_script
 from components.hosts import Host
 from components.node import NodePreparation
-from components.settings import Settings
+from components.platforms import JoinCommand
+from components.settings import NodeSpec, Settings
 
-# What `kubeadm token create --print-join-command` prints (kubeadm 1.13).
+# What `kubeadm token create --print-join-command` prints: one line in 1.13, and from later
+# releases the same words broken over lines with a backslash before each break
+# (cmd/kubeadm/app/cmd/util/join.go's template).
 _JOIN_COMMAND = re.compile(
     r"kubeadm join (?P<endpoint>\S+) --token (?P<token>[a-z0-9]{6}\.[a-z0-9]{16}) "
-    r"--discovery-token-ca-cert-hash (?P<hash>sha256:[0-9a-f]{64})\s*"
+    r"--discovery-token-ca-cert-hash (?P<hash>sha256:[0-9a-f]{64})"
 )
 
 
-def join_configuration(join_command: str, node_name: str, endpoint: str) -> str:
-    """The kubeadm.k8s.io/v1beta1 JoinConfiguration for a printed join command: token
-    discovery pinned to the CA hash, and this node's name (kubernetes/kubernetes@v1.13.1:
-    cmd/kubeadm/app/apis/kubeadm/v1beta1/types.go JoinConfiguration)."""
-    parsed = _JOIN_COMMAND.fullmatch(join_command)
-    if parsed is None:  # never echo it: it holds a token
+def parse_join_command(printed: str) -> JoinCommand | None:
+    """The endpoint, token and CA hash of a printed join command, or None."""
+    words = " ".join(printed.replace("\\\n", " ").split())
+    parsed = _JOIN_COMMAND.fullmatch(words)
+    if parsed is None:
+        return None
+    return JoinCommand(parsed["endpoint"], parsed["token"], parsed["hash"])
+
+
+def join_configuration(printed: str, node: NodeSpec, endpoint: str, settings: Settings) -> str:
+    """The track's JoinConfiguration for a printed join command."""
+    join = parse_join_command(printed)
+    if join is None:  # never echo it: it holds a token
         raise ValueError("kubeadm token create did not print a join command")
-    document = {
-        "apiVersion": "kubeadm.k8s.io/v1beta1",
-        "kind": "JoinConfiguration",
-        "discovery": {
-            "bootstrapToken": {
-                "apiServerEndpoint": endpoint,
-                "token": parsed["token"],
-                "caCertHashes": [parsed["hash"]],
-            }
-        },
-        "nodeRegistration": {"name": node_name},
-    }
-    return yaml.safe_dump(document, sort_keys=False)
+    return settings.platform.join_configuration(join, node, endpoint, settings)
 
 
-def token_id(join_command: str) -> str:
-    parsed = _JOIN_COMMAND.fullmatch(join_command)
-    return parsed["token"].split(".")[0] if parsed else ""
+def token_id(printed: str) -> str:
+    join = parse_join_command(printed)
+    return join.token_id if join else ""
 
 
 class WorkerNode(pulumi.ComponentResource):
@@ -72,6 +69,7 @@ class WorkerNode(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:bootstrap:WorkerNode", name, None, opts)
+        spec = next(node for node in settings.nodes if node.name == worker.name)
         this_join = [control_plane.init.id, *worker.identity]
         join_command = master.run(
             f"{name}-join-command",
@@ -94,12 +92,12 @@ class WorkerNode(pulumi.ComponentResource):
                 "join-worker",
                 NODE_NAME=worker.name,
                 CONTROL_PLANE_ENDPOINT=control_plane.endpoint,
-                IGNORE_PREFLIGHT_ERRORS=ignore_preflight_errors(settings),
+                JOIN_FLAGS="\n".join(settings.platform.join_flags(settings)),
             ),
             update=scripts.render("check-joined", NODE_NAME=worker.name),
             delete=reset_script(worker.name, settings),
             stdin=printed.apply(
-                lambda text: join_configuration(text, worker.name, control_plane.endpoint)
+                lambda text: join_configuration(text, spec, control_plane.endpoint, settings)
             ),
             triggers=[control_plane.init.id, preparation.command.id],
             options=pulumi.ResourceOptions(delete_before_replace=True),
@@ -109,7 +107,11 @@ class WorkerNode(pulumi.ComponentResource):
             f"{name}-registered",
             self,
             create=scripts.render("wait-node-registered", **on_master),
-            delete=scripts.render("remove-node", **on_master),
+            delete=scripts.render(
+                "remove-node",
+                DRAIN_FLAGS=" ".join(settings.platform.drain_flags),
+                **on_master,
+            ),
             stdin=printed.apply(token_id),
             triggers=[self.join.id],
             options=pulumi.ResourceOptions(delete_before_replace=True),

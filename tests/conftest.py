@@ -82,6 +82,14 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
+# The stack file that runs each track.
+TRACK_STACKS = {"tutorial": "dev", "current": "current"}
+
+
+def track_stack(track: str) -> str:
+    return TRACK_STACKS[track]
+
+
 def stack_config(stack: str | None = "dev", **overrides: Any) -> dict[str, str]:
     """Pulumi.yaml defaults, overlaid by Pulumi.<stack>.yaml, overlaid by overrides."""
     values = {key: decl["default"] for key, decl in PROJECT_FILE["config"].items()}
@@ -121,6 +129,34 @@ def script_values(script: str) -> dict[str, str]:
         if sep and name.isupper():
             values[name] = value
     return values
+
+
+def encoded_files(value: str) -> dict[str, str]:
+    """The files a value carries as "<name> [fields...] <base64 content>" lines (REPO_FILES,
+    HOST_FILES, REGISTRY_HOSTS): name -> content."""
+    import base64
+
+    files = {}
+    for line in value.splitlines():
+        words = line.split()
+        files[words[0]] = base64.b64decode(words[-1]).decode()
+    return files
+
+
+def init_flags(values: dict[str, str]) -> list[str]:
+    """The flags of `kubeadm init` an init script's values give (INIT_FLAGS, one per line)."""
+    return values["INIT_FLAGS"].splitlines()
+
+
+def kubeadm_pod_cidr(values: dict[str, str]) -> str:
+    """The pod CIDR an init script gives kubeadm, by flag (tutorial) or by file (current)."""
+    for flag in init_flags(values):
+        if flag.startswith("--pod-network-cidr="):
+            return flag.split("=", 1)[1]
+    for document in yaml.safe_load_all(values["INIT_CONFIG"]):
+        if document and document.get("kind") == "ClusterConfiguration":
+            return document["networking"]["podSubnet"]
+    raise AssertionError("kubeadm is given no pod CIDR")
 
 
 def is_secret_input(value: Any) -> bool:
@@ -293,14 +329,32 @@ def run_program(
     return run
 
 
+def pytest_configure(config) -> None:
+    """Every run gets a temporary directory of its own: pytest's shared
+    /tmp/pytest-of-<user> is pruned by whichever run ends first (retention 0), which breaks
+    another run of the same user still going."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="kubeadm-libvirt-tests-")
+        config._kubeadm_libvirt_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config) -> None:
+    own = getattr(config, "_kubeadm_libvirt_basetemp", None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
 def pytest_report_header(config) -> list[str]:
     """Which outside tools the tests ran with, in the summary of every run."""
     from sandbox import script_shell
+    from test_cloud_init import CURRENT_CLOUD_INIT
 
     cloud_init = shutil.which("cloud-init")
+    current = CURRENT_CLOUD_INIT if CURRENT_CLOUD_INIT.exists() else None
     return [
         f"host scripts run under: {script_shell()}",
-        f"cloud-init schema lane: {cloud_init or 'not installed (its tests skip)'}",
+        f"cloud-init schema lane (tutorial): {cloud_init or 'not installed (its tests skip)'}",
+        f"cloud-init schema lane (current): {current or 'not installed (its tests skip)'}",
         f"CI (every test tool required): {'yes' if IN_CI else 'no'}",
     ]
 
@@ -328,14 +382,14 @@ def fake_ssh_home(home: Path) -> Path:
     return home
 
 
-def run_with_fake_home(config: dict[str, str]) -> ProgramRun:
+def run_with_fake_home(config: dict[str, str], stack: str = "dev") -> ProgramRun:
     """run_program for session fixtures and scripts, which cannot use the ssh_home fixture; the
     fake home, with its private key, is gone again afterwards."""
     patch = pytest.MonkeyPatch()
     with tempfile.TemporaryDirectory(prefix="kubeadm-libvirt-home-") as home:
         patch.setenv("HOME", str(fake_ssh_home(Path(home))))
         try:
-            return run_program(config)
+            return run_program(config, stack=stack)
         finally:
             patch.undo()
 
@@ -380,3 +434,16 @@ def checkout_untouched():
 def dev_run() -> ProgramRun:
     """The whole program with the dev stack's config, evaluated once for read-only tests."""
     return run_with_fake_home(stack_config("dev"))
+
+
+@functools.cache
+def _track_run(track: str) -> ProgramRun:
+    stack = track_stack(track)
+    return run_with_fake_home(stack_config(stack), stack=stack)
+
+
+@pytest.fixture(scope="session", params=sorted(TRACK_STACKS))
+def track_run(request) -> ProgramRun:
+    """The whole program on each track's shipped stack (dev, current), for tests whose
+    behaviour both tracks must have."""
+    return _track_run(request.param)

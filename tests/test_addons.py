@@ -8,11 +8,19 @@ from ipaddress import IPv4Network
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import is_secret_input, run_program, script_of, script_values, stack_config
+from conftest import (
+    is_secret_input,
+    kubeadm_pod_cidr,
+    run_program,
+    script_of,
+    script_values,
+    stack_config,
+)
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from components.flannel import flannel_objects
+from components.platforms import platform
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 KUBERNETES_VERSION = "1.13.0"
@@ -150,17 +158,24 @@ def test_flannel_network_and_kubeadm_pod_cidr_agree_for_any_cidr(cidr):
     run = run_program(stack_config("dev", podNetworkCidr=cidr))
     net_conf = json.loads(find(run, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
     assert net_conf["Network"] == cidr
-    assert values_of_command(run, "control-plane-init")["POD_NETWORK_CIDR"] == cidr
+    assert kubeadm_pod_cidr(values_of_command(run, "control-plane-init")) == cidr
 
 
-def test_flannel_interface_and_image_follow_settings():
-    objects = flannel_objects(
-        IPv4Network("10.50.0.0/16"), "ens3", "docker.io/flannel/flannel:v0.11"
-    )
+@pytest.mark.parametrize("track", ["tutorial", "current"])
+def test_flannel_interface_and_images_follow_settings(track):
+    manifest = platform(track).flannel.manifest
+    images = {
+        "install-cni-plugin": "docker.io/flannel/flannel-cni-plugin:x",
+        "install-cni": "docker.io/flannel/flannel:v0.11",
+        "kube-flannel": "docker.io/flannel/flannel:v0.11",
+    }
+    objects = flannel_objects(manifest, IPv4Network("10.50.0.0/16"), "ens3", images)
     daemonset = next(o for o in objects if o["kind"] == "DaemonSet")
-    (flanneld,) = daemonset["spec"]["template"]["spec"]["containers"]
+    pod = daemonset["spec"]["template"]["spec"]
+    (flanneld,) = pod["containers"]
     assert [a for a in flanneld["args"] if a.startswith("--iface")] == ["--iface=ens3"]
-    assert flanneld["image"] == "docker.io/flannel/flannel:v0.11"
+    for container in pod["initContainers"] + pod["containers"]:
+        assert container["image"] == images[container["name"]], container["name"]
 
 
 def test_flannel_rbac_grants_what_flanneld_needs(dev_run):
@@ -179,18 +194,22 @@ def test_flannel_rbac_grants_what_flanneld_needs(dev_run):
     ]
 
 
-def test_flannel_manifest_file_is_plain_yaml_without_placeholders():
-    from components.flannel import MANIFEST
-
-    documents = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+@pytest.mark.parametrize(("track", "namespace"), [("tutorial", []), ("current", ["Namespace"])])
+def test_flannel_manifest_file_is_plain_yaml_without_placeholders(track, namespace):
+    manifest = platform(track).flannel.manifest
+    documents = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
     kinds = sorted(d["kind"] for d in documents)
-    assert kinds == [
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "DaemonSet",
-        "ServiceAccount",
-    ]
+    assert kinds == sorted(
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "DaemonSet",
+            "ServiceAccount",
+            *namespace,
+        ]
+    )
+    assert "{" not in manifest.read_text().replace('{"', "").split("data:")[0]
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -351,7 +370,7 @@ def test_flannel_network_equals_the_pod_cidr_for_any_valid_cidr(cidr):
     run = run_program(stack_config("dev", podNetworkCidr=cidr))
     net_conf = json.loads(find(run, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
     assert net_conf["Network"] == cidr
-    assert values_of_command(run, "control-plane-init")["POD_NETWORK_CIDR"] == cidr
+    assert kubeadm_pod_cidr(values_of_command(run, "control-plane-init")) == cidr
 
 
 # --- the smoke check ------------------------------------------------------------------------

@@ -13,12 +13,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import PROJECT, ROOT
 
+from components.platforms import platform
+from components.settings import check, stack_file_config
 from tools import doctor
 
 HEALTHY_VIRSH = """#!/bin/sh
@@ -40,9 +43,12 @@ HEALTHY_ROUTES = (
 
 class Mirror(http.server.BaseHTTPRequestHandler):
     """/ok/... answers 200, /v2/ 401 as a registry does, /missing/... and /missing/v2/ 404,
-    /hang/... never, /redirect/<host:port>/<path> 302 to http://<host:port>/<path>."""
+    /nokey/... 404 for a file ending in .key and 200 for the rest, /hang/... never,
+    /redirect/<host:port>/<path> 302 to http://<host:port>/<path>. Every path asked for is
+    kept in the server's `requested`."""
 
     def do_GET(self):  # noqa: N802 - the handler API
+        self.server.requested.append(self.path)
         if self.path.startswith("/hang/"):
             time.sleep(30)
         if self.path.startswith("/redirect/"):
@@ -52,6 +58,8 @@ class Mirror(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         status = 404 if self.path.startswith("/missing/") else 200
+        if self.path.startswith("/nokey/") and self.path.endswith(".key"):
+            status = 404
         if self.path.endswith("/v2/") and status == 200:
             status = 401
         self.send_response(status)
@@ -69,6 +77,10 @@ class MirrorServer(http.server.ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.requested: list[str] = []
+
 
 def serve(address: str = "127.0.0.1") -> MirrorServer:
     server = MirrorServer((address, 0), Mirror)
@@ -80,6 +92,15 @@ def serve(address: str = "127.0.0.1") -> MirrorServer:
 def mirror():
     server = serve()
     yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    """A server of this test's own, whose `requested` holds only what this test asked for."""
+    server = serve()
+    yield server
     server.shutdown()
     server.server_close()
 
@@ -609,6 +630,7 @@ def test_a_stack_without_its_stack_file_is_a_blocker(machine):
     check = checks["stack file"]
     assert check.status == doctor.FAIL and "Pulumi.prod.yaml" in check.detail
     assert "cp Pulumi.dev.yaml Pulumi.prod.yaml" in check.fix
+    assert "Pulumi.current.yaml for the current track" in check.fix
 
 
 def test_another_stack_on_the_same_addresses_is_a_blocker(machine):
@@ -634,3 +656,260 @@ def test_the_ready_machine_needs_neither_root_nor_a_big_disk(machine):
     assert machine.diagnose()["libvirt access"].status == doctor.OK
     machine.groups = frozenset({"users"})
     assert machine.checks()["libvirt access"].status == doctor.WARN
+
+
+# --- the tracks ----------------------------------------------------------------------------------
+
+
+def current_sources_at(base: str) -> dict:
+    """Every external source of the current track on the loopback server, in the shapes of the
+    track's own: a pkgs.k8s.io-like repository per {minor}, Docker's rhel/9 tree, ghcr.io-like
+    flannel images."""
+    return {
+        "baseImage": f"http://{base}/ok/almalinux-9.qcow2",
+        "dockerCeRepoUrl": f"http://{base}/ok/docker/rhel/9/$basearch/stable",
+        "dockerCeGpgKey": f"http://{base}/ok/docker/rhel/gpg",
+        "kubernetesRepoUrls": [f"http://{base}/ok/k8s/core:/stable:/{{minor}}/rpm/"],
+        "registryMirrors": [f"http://{base}"],
+        "imageRepository": f"{base}/k8s",
+        "flannelImage": f"{base}/flannel-io/flannel:v1",
+        "flannelCniPluginImage": f"{base}/flannel-io/flannel-cni-plugin:v1",
+        "registryImage": f"{base}/registry:2.8.3",
+        "appSeedImage": f"{base}/app:1.0",
+        "appSeedToolImage": f"{base}/skopeo:v1.15.0",
+    }
+
+
+def on_current(machine: Machine, base: str) -> Machine:
+    """The machine with the project's Pulumi.current.yaml, every source on base."""
+    document = yaml.safe_load((ROOT / "Pulumi.current.yaml").read_text())
+    machine.config = dict(document["config"])
+    machine.config.update({f"{PROJECT}:{k}": v for k, v in current_sources_at(base).items()})
+    return machine
+
+
+def address(server: MirrorServer) -> str:
+    return f"127.0.0.1:{server.server_port}"
+
+
+def pinned_minor(track: str) -> str:
+    """v1.36 of the track's pinned v1.36.4, worked out here rather than by the program."""
+    return re.fullmatch(r"(v\d+\.\d+)\.\d+", platform(track).defaults["kubernetesVersion"])[1]
+
+
+CURRENT_PROBES = {
+    "baseImage",
+    "dockerCeRepoUrl",
+    "dockerCeGpgKey",
+    "kubernetesRepoUrls[0]",
+    "kubernetesRepoUrls[0] GPG key",
+    "registryMirrors[0]",
+    "imageRepository",
+    "flannelImage",
+    "flannelCniPluginImage",
+    "registryImage",
+    "appSeedToolImage",
+    "appSeedImage",
+}
+
+
+def test_the_current_track_probes_what_its_hosts_will_fetch(machine, recorder, monkeypatch):
+    monkeypatch.setattr(doctor, "PROBE_TIMEOUT_SECONDS", 20.0)
+    monkeypatch.setattr(doctor, "PROBE_DEADLINE_SECONDS", 30.0)
+    checks = on_current(machine, address(recorder)).diagnose("current")
+    problems = {n: c.detail for n, c in checks.items() if c.status != doctor.OK}
+    assert problems == {}
+    minor = pinned_minor("current")
+    assert Counter(recorder.requested) == Counter(
+        {
+            "/ok/almalinux-9.qcow2": 1,
+            "/ok/docker/rhel/9/x86_64/stable/repodata/repomd.xml": 1,
+            "/ok/docker/rhel/gpg": 1,
+            f"/ok/k8s/core:/stable:/{minor}/rpm/repodata/repomd.xml": 1,
+            f"/ok/k8s/core:/stable:/{minor}/rpm/repodata/repomd.xml.key": 1,
+            # the mirror, and the registries of imageRepository, both flannel images, the
+            # registry's image and the app's two
+            "/v2/": 7,
+        }
+    )
+    probed = {n for n, c in checks.items() if "http://" in c.detail}
+    assert probed == CURRENT_PROBES
+    assert not [n for n in checks if n.startswith(("centosVault", "dockerVersion"))]
+
+
+def test_the_tutorials_probes_are_the_ones_it_always_had(machine, recorder, monkeypatch):
+    monkeypatch.setattr(doctor, "PROBE_TIMEOUT_SECONDS", 20.0)
+    monkeypatch.setattr(doctor, "PROBE_DEADLINE_SECONDS", 30.0)
+    machine.config = {f"{PROJECT}:{k}": v for k, v in sources_at(address(recorder)).items()}
+    checks = machine.diagnose()
+    assert Counter(recorder.requested) == Counter(
+        {
+            "/ok/centos7.qcow2": 1,
+            "/ok/vault/os/x86_64/repodata/repomd.xml": 1,
+            "/ok/docker/x86_64/stable/repodata/repomd.xml": 1,
+            "/ok/docker/gpg": 1,
+            "/ok/kubernetes/repodata/repomd.xml": 1,
+            "/v2/": 6,  # the mirror; imageRepository, flannel, registry, the app's two images
+        }
+    )
+    probed = {n for n, c in checks.items() if "http://" in c.detail}
+    assert probed == {
+        "baseImage",
+        "centosVaultBaseUrls[0]",
+        "dockerCeRepoUrl",
+        "dockerCeGpgKey",
+        "kubernetesRepoUrls[0]",
+        "registryMirrors[0]",
+        "imageRepository",
+        "flannelImage",
+        "registryImage",
+        "appSeedToolImage",
+        "appSeedImage",
+    }
+    assert all(checks[name].status == doctor.OK for name in probed)
+
+
+def test_the_project_current_stack_has_every_placeholder_filled(ssh_home):
+    """Pulumi.current.yaml as it is (only URLs worked out: nothing is sent anywhere)."""
+    raw, secret, foreign = stack_file_config(ROOT / "Pulumi.yaml", ROOT / "Pulumi.current.yaml")
+    settings, errors = check(
+        raw, secret_keys=secret, foreign_keys=foreign, home=ssh_home, stack="current"
+    )
+    assert settings is not None and errors == []
+    found = {source.name: source.url for source in doctor.sources(settings)}
+    assert set(found) == CURRENT_PROBES - {"registryMirrors[0]"}
+    leftovers = {name: url for name, url in found.items() if re.search(r"[{}$]", url)}
+    assert leftovers == {}
+    minor = pinned_minor("current")
+    assert found["kubernetesRepoUrls[0]"].endswith(f"/{minor}/rpm/repodata/repomd.xml")
+    assert found["kubernetesRepoUrls[0] GPG key"].endswith(f"/{minor}/rpm/repodata/repomd.xml.key")
+
+
+CLOSED_REGISTRY = "127.0.0.1:9"  # nothing listens there
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "value", "shown"),
+    [
+        ("baseImage", "baseImage", "http://{m}/missing/a.qcow2", "/missing/a.qcow2: HTTP 404"),
+        (
+            "dockerCeRepoUrl",
+            "dockerCeRepoUrl",
+            "http://{m}/missing/rhel/9/$basearch/stable",
+            "/missing/rhel/9/x86_64/stable/repodata/repomd.xml: HTTP 404",
+        ),
+        ("dockerCeGpgKey", "dockerCeGpgKey", "http://{m}/missing/gpg", "/missing/gpg: HTTP 404"),
+        (
+            "kubernetesRepoUrls[0]",
+            "kubernetesRepoUrls",
+            ["http://{m}/missing/core:/stable:/{{minor}}/rpm/"],
+            "/missing/core:/stable:/{minor}/rpm/repodata/repomd.xml: HTTP 404",
+        ),
+        (
+            "kubernetesRepoUrls[0] GPG key",
+            "kubernetesRepoUrls",
+            ["http://{m}/nokey/core:/stable:/{{minor}}/rpm/"],
+            "/nokey/core:/stable:/{minor}/rpm/repodata/repomd.xml.key: HTTP 404",
+        ),
+        ("registryMirrors[0]", "registryMirrors", [f"http://{CLOSED_REGISTRY}"], "refused"),
+        ("flannelImage", "flannelImage", f"{CLOSED_REGISTRY}/flannel:v1", "refused"),
+        ("flannelCniPluginImage", "flannelCniPluginImage", f"{CLOSED_REGISTRY}/cni:v1", "refused"),
+    ],
+)
+def test_a_failing_source_of_the_current_track_is_a_warning_naming_its_key(
+    machine, mirror, name, setting, value, shown
+):
+    def filled(text: str) -> str:
+        return text.format(m=mirror, minor=pinned_minor("current"))
+
+    value = [filled(v) for v in value] if isinstance(value, list) else filled(value)
+    checks = on_current(machine, mirror).diagnose("current", **{setting: value})
+    check_ = checks[name]
+    assert check_.status == doctor.WARN and filled(shown) in check_.detail, check_
+    assert check_.fix == f"set {setting} to a source that answers"
+    # The rest answer (a repository's key fails with it: it lives in the repository).
+    others = {n: c for n, c in checks.items() if n in CURRENT_PROBES and not n.startswith(name)}
+    assert {n: c.detail for n, c in others.items() if c.status != doctor.OK} == {}
+    assert not any(c.status == doctor.FAIL for c in checks.values())
+
+
+@pytest.mark.parametrize(
+    ("stack", "key", "value", "belongs"),
+    [
+        ("current", "centosVaultBaseUrls", ["http://{m}/ok/other-track"], "tutorial"),
+        ("current", "dockerVersion", "18.06.3.ce-3.el7", "tutorial"),
+        ("test", "flannelCniPluginImage", "{m}/other-track/cni:v1", "current"),
+    ],
+)
+def test_a_key_of_the_other_track_is_a_blocker_removed_and_not_probed(
+    machine, recorder, stack, key, value, belongs
+):
+    base = address(recorder)
+    if stack == "current":
+        on_current(machine, base)
+    else:
+        machine.config = {f"{PROJECT}:{k}": v for k, v in sources_at(base).items()}
+    value = [v.format(m=base) for v in value] if isinstance(value, list) else value.format(m=base)
+    checks = machine.diagnose(stack, **{key: value})
+    check_ = checks[f"config {key}"]
+    assert check_.status == doctor.FAIL
+    assert f"config {key}=" in check_.detail and f"belongs to the {belongs} track" in check_.detail
+    assert (value[0] if isinstance(value, list) else value) in check_.detail
+    assert check_.fix == f"pulumi config rm --stack {stack} {key}"
+    assert not [n for n in checks if n.startswith(key)]
+    assert not [p for p in recorder.requested if "other-track" in p]
+
+
+def test_a_version_of_the_other_track_skips_the_repositories_built_from_it(machine, recorder):
+    checks = on_current(machine, address(recorder)).diagnose("current", kubernetesVersion="v1.13.1")
+    check_ = checks["config kubernetesVersion"]
+    assert check_.status == doctor.FAIL and "config kubernetesVersion='v1.13.1'" in check_.detail
+    for name in ("kubernetesRepoUrls[0]", "kubernetesRepoUrls[0] GPG key"):
+        assert checks[name].status == doctor.SKIP and "kubernetesVersion" in checks[name].detail
+    assert not [p for p in recorder.requested if "/k8s/" in p]
+    assert checks["dockerCeRepoUrl"].status == doctor.OK
+    assert checks["track"].status == doctor.OK and "v1.13.1" not in checks["track"].detail
+
+
+@pytest.mark.parametrize("track", ["tutorial", "current"])
+def test_the_report_names_the_track_and_its_kubernetes(machine, mirror, track):
+    if track == "current":
+        checks = on_current(machine, mirror).diagnose("current")
+    else:
+        checks = machine.diagnose()
+    own = platform(track)
+    text = doctor.report(list(checks.values()))
+    version = own.defaults["kubernetesVersion"]
+    assert f"  ok    track: {track} ({own.title}), kubernetesVersion {version}\n" in text
+
+
+def test_a_track_that_is_not_one_skips_every_source(machine, recorder):
+    machine.config = {f"{PROJECT}:{k}": v for k, v in sources_at(address(recorder)).items()}
+    checks = machine.diagnose(track="modern")
+    assert checks["config track"].status == doctor.FAIL
+    assert "config track='modern'" in checks["config track"].detail
+    assert checks["track"].status == doctor.SKIP
+    assert checks["sources"].status == doctor.SKIP and "track" in checks["sources"].detail
+    assert recorder.requested == []
+    assert checks["libvirt"].status == doctor.OK  # what does not depend on the track still runs
+
+
+def test_a_track_default_served_from_elsewhere_is_fine_and_named(machine, mirror, monkeypatch):
+    """pkgs.k8s.io and registry.k8s.io, the current track's defaults, answer through their
+    CDNs by design; a redirect from a URL the stack chose is still a warning."""
+    other = serve("127.0.0.2")
+    try:
+        target = f"127.0.0.2:{other.server_port}"
+        default = f"http://{mirror}/redirect/{target}/ok/k8s/core:/stable:/{{minor}}/rpm/"
+        monkeypatch.setitem(platform("current").defaults, "kubernetesRepoUrls", (default,))
+        on_current(machine, mirror).config.pop(f"{PROJECT}:kubernetesRepoUrls")
+        checks = machine.diagnose("current")
+        chosen = default.replace("/k8s/", "/k8s-chosen/")
+        moved = machine.diagnose("current", kubernetesRepoUrls=[chosen])
+    finally:
+        other.shutdown()
+        other.server_close()
+    check_ = checks["kubernetesRepoUrls[0]"]
+    assert check_.status == doctor.OK and "served from 127.0.0.2" in check_.detail
+    assert moved["kubernetesRepoUrls[0]"].status == doctor.WARN
+    assert "answers only through a redirect" in moved["kubernetesRepoUrls[0]"].detail

@@ -41,8 +41,10 @@ from sandbox import (
 )
 
 from components import scripts
-from components.cloud_init import PIN_HOST_KEY
-from components.worker import join_configuration, token_id
+from components.platforms.centos7 import PIN_HOST_KEY
+from components.platforms.centos7 import PLATFORM as CENTOS7
+from components.settings import NodeSpec, Role
+from components.worker import parse_join_command, token_id
 
 _reason = unavailable_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
@@ -116,12 +118,19 @@ class Sent:
 
     def script_name(self, phase: str) -> str | None:
         """Which components/scripts/*.sh the create or delete line runs."""
+        names = self.script_names(phase)
+        return names[0] if names else None
+
+    def script_names(self, phase: str) -> tuple[str, ...]:
+        """Every components/scripts/*.sh the line runs: the script, then the parts it is
+        rendered with."""
         line = getattr(self, phase)
         if line is None:
-            return None
-        found = re.search(r"^# kubeadm-libvirt (\S+)\.sh$", script_of(line), re.MULTILINE)
+            return ()
+        text = script_of(line)
+        found = re.search(r"^# kubeadm-libvirt (\S+)\.sh$", text, re.MULTILINE)
         assert found, f"{self.name} ({phase}) is not a rendered host script"
-        return found.group(1)
+        return (found.group(1), *re.findall(r"^# with (\S+)\.sh$", text, re.MULTILINE))
 
 
 def _evaluate(**overrides) -> dict[str, Sent]:
@@ -145,9 +154,11 @@ def sent() -> dict[str, Sent]:
     return _evaluate(hostSource="existing")
 
 
-def joining(join_command: str) -> str:
+def joining(join_command: str, name: str = WORKER) -> str:
     """The JoinConfiguration the program makes of a printed join command."""
-    return join_configuration(join_command, WORKER, "192.168.50.21:6443")
+    node = NodeSpec(name, ADDRESSES[WORKER].split("/")[0], Role.WORKER, 2, 2048, 20)
+    join = parse_join_command(join_command)
+    return CENTOS7.join_configuration(join, node, "192.168.50.21:6443", settings=None)
 
 
 def run(lab: Lab, host: str, command: Sent, phase: str = "create", stdin: str | None = None):
@@ -1091,15 +1102,24 @@ EXERCISED = {
 
 
 def test_every_host_script_has_behaviour_tests_here(sent):
+    """Every script this track sends is run here by the command that sends it, and every script
+    on disk is run here or in test_host_scripts_el9.py."""
+    from test_host_scripts_el9 import exercised_scripts
+
     on_disk = {p.stem for p in (ROOT / "components/scripts").glob("*.sh")} - {"lib"}
     sent_scripts = {
-        command.script_name(phase)
+        name
         for command in sent.values()
         for phase in ("create", "update", "delete")
-    } - {None}
+        for name in command.script_names(phase)
+    }
+    exercised = set()
     for (resource, phase), script in EXERCISED.items():
-        assert sent[resource].script_name(phase) == script, (resource, phase)
-    untested = sorted((on_disk | sent_scripts) - set(EXERCISED.values()))
+        names = sent[resource].script_names(phase)
+        assert names[0] == script, (resource, phase)
+        exercised.update(names)
+    assert not sent_scripts - exercised, sent_scripts - exercised
+    untested = sorted(on_disk - exercised - exercised_scripts())
     assert not untested, f"host scripts without sandboxed behaviour tests: {untested}"
 
 
@@ -1343,7 +1363,7 @@ def test_a_worker_renamed_on_its_address_joins_again_under_the_new_name(joined, 
     worker = lab.host(WORKER)
     succeeded(run(lab, WORKER, renamed["node-k8s-node09-prepare"]))
     join_command = succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip()
-    config = join_configuration(join_command, "k8s-node09", "192.168.50.21:6443")
+    config = joining(join_command, "k8s-node09")
     result = succeeded(run(lab, WORKER, renamed["worker-k8s-node09-join"], stdin=config))
     assert result.ran("kubeadm", "reset", "-f") and result.ran("kubeadm", "join"), result
     assert "k8s-node09" in lab.nodes()
@@ -1433,8 +1453,10 @@ NO_FAILURE = {"hostname": "prints the host's name; it has no failure without arg
 
 
 def test_every_stub_has_a_failure_mode_the_tests_reach():
+    from test_host_scripts_el9 import STUB_FAILURES as EL9_STUB_FAILURES
+
     stubs = {p.name for p in (ROOT / "tests/stubs").iterdir() if not p.name.startswith("_")}
-    assert stubs == set(STUB_FAILURES) | set(NO_FAILURE)
+    assert stubs == set(STUB_FAILURES) | set(NO_FAILURE) | set(EL9_STUB_FAILURES)
 
 
 @pytest.mark.parametrize("stub", sorted(STUB_FAILURES))
@@ -1661,7 +1683,7 @@ def test_a_step_with_a_secret_stdout_prints_it_last_from_a_checked_variable(secr
         body = script_of(sent[name].create).rstrip().splitlines()
         assert re.fullmatch(r"printf '%s\\n' \"\$\{[a-z_]+\}\"", body[-1]), (name, body[-1])
         printed = body[-1].split("${")[1].rstrip('}"')
-        assignments = [line for line in body if re.match(rf"(if ! )?{printed}=\$\(", line)]
+        assignments = [line for line in body if re.match(rf"(if ! )?{printed}=", line)]
         assert assignments, f"{name}: {printed} is not read before it is printed"
 
 

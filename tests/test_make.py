@@ -41,6 +41,7 @@ PROJECT_FILES = (
     "Makefile",
     "Pulumi.yaml",
     "Pulumi.dev.yaml",
+    "Pulumi.current.yaml",
     "requirements.txt",
     "requirements-test.txt",
 )
@@ -64,10 +65,19 @@ LOOPBACK_SOURCES = {
 }
 
 
+# The same for the current track (its own keys; the tutorial's are refused there).
+CURRENT_LOOPBACK_SOURCES = {
+    **{k: v for k, v in LOOPBACK_SOURCES.items() if not k.endswith(":centosVaultBaseUrls")},
+    "kubeadm-libvirt:kubernetesRepoUrls": [f"http://{CLOSED}/k8s/{{minor}}/rpm/"],
+    "kubeadm-libvirt:flannelCniPluginImage": f"{CLOSED}/flannel-cni-plugin:v1.9.1-flannel3",
+}
+
+
 def write_stack_file(project: Path, stack: str, **config) -> None:
     path = project / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text()) if path.exists() else {"config": {}}
-    document["config"].update(LOOPBACK_SOURCES)
+    current = document["config"].get("kubeadm-libvirt:track") == "current"
+    document["config"].update(CURRENT_LOOPBACK_SOURCES if current else LOOPBACK_SOURCES)
     document["config"].update({f"kubeadm-libvirt:{k}": v for k, v in config.items()})
     path.write_text(yaml.safe_dump(document))
 
@@ -273,6 +283,18 @@ def test_make_up_stops_at_a_blocker_before_pulumi_up(project, fakes):
     result = make(project, fakes, "up", "STACK=maketest")
     assert result.returncode != 0
     assert "config podNetworkCidr='bad'" in result.stdout
+    assert not any(line.startswith("up") for line in pulumi_calls(fakes))
+
+
+def test_make_up_stack_current_runs_the_doctor_for_the_current_track(project, fakes):
+    """The shipped Pulumi.current.yaml reaches the doctor as the current track; a key of the
+    other track stops it before pulumi up, named with its value."""
+    write_stack_file(project, "current", dockerVersion="18.06.3.ce-3.el7")
+    result = make(project, fakes, "up", "STACK=current")
+    assert result.returncode != 0
+    assert "track: current" in result.stdout, result.stdout
+    assert "dockerVersion" in result.stdout and "18.06.3.ce-3.el7" in result.stdout
+    assert "tutorial" in result.stdout
     assert not any(line.startswith("up") for line in pulumi_calls(fakes))
 
 

@@ -56,9 +56,19 @@ from plan import (
 )
 from pulumi_command import remote
 
+from components.platforms import platform
 from tools import doctor
 
-LIBVIRT, EXISTING = "libvirt", "existing"
+LIBVIRT, EXISTING, CURRENT = "libvirt", "existing", "current"
+# mode -> (stack file, stack name, overrides): the tutorial's VMs, its existing machines, and the
+# current track's VMs.
+MODES = {
+    LIBVIRT: ("dev", {"hostSource": "libvirt"}),
+    EXISTING: ("dev", {"hostSource": "existing"}),
+    CURRENT: ("current", {}),
+}
+TUTORIAL_ONLY = platform("tutorial").own_keys
+CURRENT_ONLY = platform("current").own_keys
 DEV_NODES = json.loads(stack_config("dev")["kubeadm-libvirt:nodes"])
 OTHER_PRIVATE, OTHER_PUBLIC = key_pair("a new key pair")
 
@@ -79,6 +89,19 @@ THIRD_WORKER = {"name": "k8s-node03", "address": "192.168.50.26", "role": "worke
 # (label, mode, the keys it changes, overrides, outcome)
 CHANGES = [
     ("hostSource", LIBVIRT, ["hostSource"], {"hostSource": "existing"}, NEW_CLUSTER),
+    (
+        "track",
+        LIBVIRT,
+        ["track"],
+        {
+            "track": "current",
+            **{key: "" for key in ("dockerVersion", "kubernetesVersion", "dockerCeRepoUrl")},
+            **{key: "" for key in ("dockerCeGpgKey", "imageRepository")},
+            "centosVaultBaseUrls": [],
+            "kubernetesRepoUrls": [],
+        },
+        NEW_CLUSTER,
+    ),
     (
         "add a worker",
         LIBVIRT,
@@ -401,26 +424,104 @@ CHANGES = [
         HOSTS_IN_PLACE,
     ),
 ]
+
+CURRENT_NODES = json.loads(stack_config("current")["kubeadm-libvirt:nodes"])
+
+
+def current_nodes(*edits):
+    result = copy.deepcopy(CURRENT_NODES)
+    for index, key, value in edits:
+        result[index][key] = value
+    return result
+
+
+# The current track: every key it has, from the shipped Pulumi.current.yaml.
+CHANGES += [
+    (f"current: {key}", CURRENT, [key], overrides, expected)
+    for key, overrides, expected in [
+        ("track", {"track": "tutorial", "containerdVersion": "", "flannelCniPluginImage": "",
+                   "kubernetesVersion": "v1.13.1", "dockerVersion": "18.06.3.ce-3.el7"},
+         NEW_CLUSTER),
+        ("hostSource", {"hostSource": "existing"}, NEW_CLUSTER),
+        ("nodes", {"nodes": current_nodes((1, "vcpus", 4))}, VMS_RESTARTED),
+        ("nodeVcpus", {"nodeVcpus": 3}, VMS_RESTARTED),
+        ("nodeMemoryMiB", {"nodeMemoryMiB": 3072}, VMS_RESTARTED),
+        ("nodeDiskGiB", {"nodeDiskGiB": 30}, NEW_CLUSTER),
+        ("nodeNetwork", {"nodeNetwork": "192.168.70.0/24", "registryAddress": "192.168.70.24",
+                         "nodes": current_nodes(*[(i, "address", f"192.168.70.2{i + 1}")
+                                                  for i in range(3)])}, NEW_CLUSTER),
+        ("nodeGateway", {"nodeGateway": "192.168.60.254"}, NEW_CLUSTER),
+        ("nodeNameservers", {"nodeNameservers": ["192.168.60.1", "9.9.9.9"]}, NEW_CLUSTER),
+        ("nodeInterface", {"nodeInterface": "ens3"}, NEW_CLUSTER),
+        ("sshUser", {"sshUser": "kube"}, NEW_CLUSTER),
+        ("sshPrivateKey", {"sshPrivateKey": OTHER_PRIVATE, "sshPublicKey": OTHER_PUBLIC},
+         NEW_CLUSTER),
+        ("sshPublicKey", {"sshPrivateKey": OTHER_PRIVATE, "sshPublicKey": OTHER_PUBLIC},
+         NEW_CLUSTER),
+        ("libvirtUri", {"libvirtUri": "qemu+ssh://root@hv.example/system"}, NEW_CLUSTER),
+        ("libvirtNetworkName", {"libvirtNetworkName": "lab-net"}, VMS_RESTARTED),
+        ("libvirtBridge", {"libvirtBridge": "br0"}, VMS_RESTARTED),
+        ("storagePoolName", {"storagePoolName": "other-pool"}, NEW_CLUSTER),
+        ("storagePoolPath", {"storagePoolPath": "/srv/libvirt-pool"}, NEW_CLUSTER),
+        ("baseImage", {"baseImage": "/srv/images/rocky9.qcow2"}, NEW_CLUSTER),
+        ("dockerCeRepoUrl", {"dockerCeRepoUrl": "https://m.example/docker/"}, HOSTS_IN_PLACE),
+        ("dockerCeGpgKey", {"dockerCeGpgKey": "https://m.example/gpg"}, HOSTS_IN_PLACE),
+        ("containerdVersion", {"containerdVersion": "2.2.2"}, HOSTS_IN_PLACE),
+        ("kubernetesRepoUrls", {"kubernetesRepoUrls": ["https://m.example/k8s/{minor}/rpm/"]},
+         HOSTS_IN_PLACE),
+        ("kubernetesVersion", {"kubernetesVersion": "v1.36.5"}, NEW_CLUSTER),
+        ("imageRepository", {"imageRepository": "registry.aliyuncs.com/google_containers"},
+         NEW_CLUSTER),
+        ("podNetworkCidr", {"podNetworkCidr": "10.200.0.0/16"}, NEW_CLUSTER),
+        ("serviceCidr", {"serviceCidr": "10.112.0.0/12"}, NEW_CLUSTER),
+        ("keepSwap", {"keepSwap": True}, NEW_CLUSTER),
+        ("joinTokenTtl", {"joinTokenTtl": "2h"}, HOSTS_IN_PLACE),
+        ("registryMirrors", {"registryMirrors": ["https://m.example"]}, HOSTS_IN_PLACE),
+        ("registryAddress", {"registryAddress": "192.168.60.25"}, HOSTS_IN_PLACE),
+        ("registryPort", {"registryPort": 5443}, HOSTS_IN_PLACE),
+        ("registryImage", {"registryImage": "docker.io/library/registry:2.8.2"}, ADDONS_ONLY),
+        ("registryStoragePath", {"registryStoragePath": "/srv/registry"}, ADDONS_ONLY),
+        ("flannelImage", {"flannelImage": "ghcr.io/flannel-io/flannel:v0.28.8"}, ADDONS_ONLY),
+        ("flannelCniPluginImage",
+         {"flannelCniPluginImage": "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.0-flannel1"},
+         ADDONS_ONLY),
+        ("appName", {"appName": "shop"}, ADDONS_ONLY),
+        ("appImageTag", {"appImageTag": "2.0"}, ADDONS_ONLY),
+        ("appSeedImage", {"appSeedImage": ""}, ADDONS_ONLY),
+        ("appSeedToolImage", {"appSeedToolImage": "quay.io/skopeo/stable:v1.16.1"}, ADDONS_ONLY),
+        ("appReplicas", {"appReplicas": 3}, ADDONS_ONLY),
+        ("appPort", {"appPort": 9090}, ADDONS_ONLY),
+        ("appNodePort", {"appNodePort": 31000}, ADDONS_ONLY),
+        ("appProbePath", {"appProbePath": "/actuator/health"}, ADDONS_ONLY),
+        ("appCpuRequest", {"appCpuRequest": "200m"}, ADDONS_ONLY),
+        ("appCpuLimit", {"appCpuLimit": "2"}, ADDONS_ONLY),
+        ("appMemoryRequest", {"appMemoryRequest": "300Mi"}, ADDONS_ONLY),
+        ("appMemoryLimit", {"appMemoryLimit": "1Gi"}, ADDONS_ONLY),
+    ]
+]  # fmt: skip
 IDS = [label for label, *_ in CHANGES]
 
 
 def base(mode: str) -> dict[str, str]:
-    return stack_config("dev", hostSource=mode)
+    stack, overrides = MODES[mode]
+    return stack_config(stack, **overrides)
 
 
 @cache
 def deployed(mode: str):
-    return run_with_fake_home(base(mode))
+    return run_with_fake_home(base(mode), stack=MODES[mode][0])
 
 
 def config_of(label: str) -> tuple[str, dict[str, str]]:
     _, mode, _, overrides, _ = next(c for c in CHANGES if c[0] == label)
-    return mode, stack_config("dev", **{"hostSource": mode, **overrides})
+    stack, mode_overrides = MODES[mode]
+    return mode, stack_config(stack, **{**mode_overrides, **overrides})
 
 
 @cache
 def evaluated(label: str):
-    return run_with_fake_home(config_of(label)[1])
+    mode, config = config_of(label)
+    return run_with_fake_home(config, stack=MODES[mode][0])
 
 
 @cache
@@ -433,13 +534,14 @@ ON_EVERY_ENGINE = [(*change, engine) for change in CHANGES for engine in ENGINES
 ON_EVERY_ENGINE_IDS = [f"{c[0]}-{engine}" for c in CHANGES for engine in ENGINES]
 
 
-def test_every_key_has_a_change_with_an_outcome():
-    covered = {key for _, mode, keys, _, _ in CHANGES if mode == LIBVIRT for key in keys}
-    assert covered == set(PROJECT_FILE["config"])
+@pytest.mark.parametrize(("mode", "other"), [(LIBVIRT, CURRENT_ONLY), (CURRENT, TUTORIAL_ONLY)])
+def test_every_key_of_each_track_has_a_change_with_an_outcome(mode, other):
+    covered = {key for _, m, keys, _, _ in CHANGES if m == mode for key in keys}
+    assert covered == set(PROJECT_FILE["config"]) - other
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=str)
-@pytest.mark.parametrize("mode", [LIBVIRT, EXISTING])
+@pytest.mark.parametrize("mode", [LIBVIRT, EXISTING, CURRENT])
 def test_an_unchanged_configuration_plans_nothing(mode, engine):
     plan = simulate(base(mode), base(mode), deployed(mode), engine, deployed(mode))
     assert plan.changed() == {} and plan.runs == []
@@ -606,12 +708,13 @@ def test_repository_changes_rerun_only_the_preparation_and_the_check():
 def readme_change_table() -> dict[str, dict[str, str]]:
     """mode -> key -> outcome, from docs/changes.md's table."""
     section = (ROOT / "docs/changes.md").read_text()
-    table: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}}
+    table: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}}
+    modes = {"libvirt VMs": LIBVIRT, "existing machines": EXISTING, "current track": CURRENT}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3 or cells[0] not in OUTCOMES:
             continue
-        mode = EXISTING if cells[1] == "existing machines" else LIBVIRT
+        mode = modes[cells[1]]
         for key in re.findall(r"`([^`]+)`", cells[2]):
             table[mode][key] = cells[0]
     return table
@@ -620,18 +723,20 @@ def readme_change_table() -> dict[str, dict[str, str]]:
 @pytest.mark.parametrize("engine", ENGINES, ids=str)
 def test_the_change_table_says_what_the_simulator_computes(engine):
     table = readme_change_table()
-    computed: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}}
+    computed: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}}
     for label, mode, keys, _, _ in CHANGES:
-        if label.startswith(
-            ("add ", "remove ", "rename ", "move ", "grow ", "resize ", "existing: move")
+        if (
+            label.startswith(
+                ("add ", "remove ", "rename ", "move ", "grow ", "resize ", "existing: move")
+            )
+            or label == "current: nodes"
         ):
             continue  # node edits: in the README's list below the table
         if label == "existing: hostKey":
             continue
         for key in keys:
             computed[mode][key] = outcome(planned(label, engine))
-    assert table[LIBVIRT] == computed[LIBVIRT]
-    assert table[EXISTING] == computed[EXISTING]
+    assert table == computed
 
 
 @pytest.mark.parametrize(

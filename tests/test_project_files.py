@@ -7,6 +7,8 @@ import json
 
 from conftest import PROJECT, PROJECT_FILE, stack_config
 
+from components.platforms import tracks
+
 
 def test_project_is_python_with_a_virtualenv():
     assert PROJECT == "kubeadm-libvirt"
@@ -44,6 +46,9 @@ def test_images_are_pinned_to_exact_versions():
     """registry:2 is a frozen floating tag since registry 3.0; every default image names a
     version (the seed image is the app's own published tag, chosen by the user)."""
     config = stack_config("dev")
-    for key in ("registryImage", "flannelImage", "appSeedToolImage"):
-        tag = config[f"{PROJECT}:{key}"].rsplit(":", 1)[1]
-        assert tag.count(".") >= 2, f"{key}: {tag} is not an exact version"
+    images = [config[f"{PROJECT}:{key}"] for key in ("registryImage", "appSeedToolImage")]
+    for track in tracks():
+        images += [v for k, v in track.defaults.items() if k.endswith("Image") and k != "baseImage"]
+    for image in images:
+        tag = image.rsplit(":", 1)[1]
+        assert tag.count(".") >= 2, f"{image} is not an exact version"

@@ -6,22 +6,41 @@ import re
 
 from conftest import PROJECT_FILE, ROOT
 
+from components.platforms import platform, tracks
+
 README = (ROOT / "README.md").read_text()
 CONFIGURATION = (ROOT / "docs/configuration.md").read_text()
 
 
+def table_rows(heading: str) -> list[list[str]]:
+    """The cells of each row of the first table of docs/configuration.md after heading."""
+    table = CONFIGURATION.split(heading, 1)[1].split("\n\n", 1)[0]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("|") and not line.startswith("| ---")
+    ]
+
+
 def configuration_rows() -> list[tuple[list[str], list[str]]]:
-    """(keys, their default cells) of each row of docs/configuration.md's table."""
-    table = CONFIGURATION.split("| key | default | what it is |", 1)[1].split("\n\n", 1)[0]
-    rows = []
-    for line in table.splitlines()[1:]:
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        rows.append((re.findall(r"`([A-Za-z]+)`", cells[0]), cells[1].split(" / ")))
+    """(keys, their default cells) of each row of the table of every stack's settings."""
+    return [
+        (re.findall(r"`([A-Za-z]+)`", cells[0]), cells[1].split(" / "))
+        for cells in table_rows("| key | default | what it is |")
+    ]
+
+
+def track_rows() -> dict[str, dict[str, str]]:
+    """key -> track -> its cell, of the table of settings whose default depends on the track."""
+    rows = {}
+    for cells in table_rows("| key | tutorial | current | what it is |"):
+        (key,) = re.findall(r"`([A-Za-z]+)`", cells[0])
+        rows[key] = {"tutorial": cells[1], "current": cells[2]}
     return rows
 
 
-def test_every_config_key_is_in_the_configuration_reference():
-    listed = [key for keys, _ in configuration_rows() for key in keys]
+def test_every_config_key_is_in_the_configuration_reference_once():
+    listed = [key for keys, _ in configuration_rows() for key in keys] + list(track_rows())
     assert sorted(listed) == sorted(PROJECT_FILE["config"])
 
 
@@ -39,7 +58,21 @@ def test_the_configuration_reference_shows_the_project_defaults():
             expected = str(declared).lower() if isinstance(declared, bool) else str(declared)
             assert shown[1] in (expected, '""' if expected == "" else expected), (key, cell)
             checked += 1
-    assert checked >= 30
+    assert checked >= 25
+
+
+def test_the_track_table_shows_each_platforms_defaults():
+    """The track keys are empty in Pulumi.yaml, and the reference says what each track makes of
+    them: its platform's default, or a dash where the key is the other track's only."""
+    for key, cells in track_rows().items():
+        assert PROJECT_FILE["config"][key]["default"] in ("", []), key
+        for track, cell in cells.items():
+            default = platform(track).defaults.get(key)
+            if default is None:
+                assert cell == "—" and key in {k for p in tracks() for k in p.own_keys}, key
+                continue
+            values = default if isinstance(default, tuple) else (default,)
+            assert re.findall(r"`([^`]*)`", cell)[: len(values)] == list(values), (key, track)
 
 
 def test_the_quick_start_comes_first():
@@ -84,9 +117,12 @@ def test_every_tool_is_in_the_layout():
     assert missing == []
 
 
-def test_the_readme_lists_the_init_flags_the_script_passes():
-    script = (ROOT / "components/scripts/init-control-plane.sh").read_text()
-    passed = set(re.findall(r"(--[a-z-]+)", script.split("init_flags=(", 1)[1]))
+def test_the_readme_lists_the_init_flags_the_tutorial_passes():
+    from conftest import run_with_fake_home, script_of, script_values, stack_config
+
+    run = run_with_fake_home(stack_config("dev", keepSwap=True))
+    values = script_values(script_of(run.named("control-plane-init").plain_inputs["create"]))
+    passed = {flag.split("=")[0] for flag in values["INIT_FLAGS"].splitlines() if flag[:2] == "--"}
     sentence = README.split("kubeadm init --apiserver", 1)[1].split("\n\n", 1)[0]
     listed = set(re.findall(r"(--[a-z-]+)", sentence))
     listed.add("--apiserver-advertise-address")

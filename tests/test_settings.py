@@ -287,7 +287,7 @@ def test_the_settings_model_has_exactly_the_keys_pulumi_yaml_declares():
         ("appCpuRequest", "lots"),
         ("appMemoryLimit", "512 MB"),
         ("registryImage", "registry 2"),
-        ("flannelImage", ""),
+        ("flannelImage", "Bad Image"),
         ("dockerVersion", "latest please"),
         ("storagePoolPath", "relative/dir"),
         ("registryStoragePath", "var/lib/registry"),

@@ -15,13 +15,18 @@ from conftest import PROJECT, PROJECT_FILE, key_pair, stack_config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from components.platforms import platform
 from components.settings import EncryptedValue, SettingsError, check, validate
+
+CURRENT_ONLY = platform("current").own_keys
 
 
 def raw(**overrides: Any) -> dict[str, Any]:
-    """The dev stack as the CLI hands it to the program: scalars as text, lists as JSON."""
+    """The dev stack (or, for a key of the current track only, the current stack) as the CLI
+    hands it to the program: scalars as text, lists as JSON."""
     prefix = f"{PROJECT}:"
-    return {k.removeprefix(prefix): v for k, v in stack_config("dev", **overrides).items()}
+    stack = "current" if CURRENT_ONLY & set(overrides) else "dev"
+    return {k.removeprefix(prefix): v for k, v in stack_config(stack, **overrides).items()}
 
 
 def accepted(home, **overrides):
@@ -53,9 +58,16 @@ SCALAR_STRINGS = {
     if PROJECT_FILE["config"][key]["type"] == "string" and value
 }
 SCALAR_STRINGS.update(
+    track="tutorial",
     nodeGateway="192.168.50.1",
     libvirtBridge="br0",
     sshPublicKey=key_pair("the test user")[1],
+    sshUser="centos",
+    baseImage="https://cloud.centos.org/centos/7/images/CentOS-7-x86_64-GenericCloud-2009.qcow2",
+    flannelImage="quay.io/coreos/flannel:v0.11.0-amd64",
+    containerdVersion="2.3.4",
+    kubernetesCniVersion="0.6.0",
+    flannelCniPluginImage="ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
 )
 LIST_STRINGS = {
     "centosVaultBaseUrls": "https://vault.centos.org/7.9.2009",

@@ -1,6 +1,10 @@
 """`make doctor`: a preflight of this machine, the hypervisor and every source the nodes will
 use, before a `pulumi up` that takes 15-25 minutes.
 
+It names the stack's track (tutorial or current) and probes what that track will fetch: the
+repositories and keys of the very repo files its platform gives the hosts (placeholders such as
+`{minor}` filled in as there), its base image and the registries of the images it runs.
+
 It reads the stack configuration `pulumi up` will use (Pulumi.yaml's defaults plus
 Pulumi.<stack>.yaml) and checks it with the program's own settings models, without the Pulumi
 engine, reporting every problem at once. Every check that does not depend on a failed setting
@@ -17,6 +21,7 @@ Exit status 1 when any check is a blocker (FAIL).
 from __future__ import annotations
 
 import argparse
+import configparser
 import grp
 import gzip
 import importlib.metadata
@@ -32,7 +37,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from components.fields import MINOR_PLACEHOLDER  # noqa: E402
+from components.platforms import tracks  # noqa: E402
 from components.settings import (  # noqa: E402
     DEDICATED_KEY,
     MASTER_MIN_MEMORY_MIB,
@@ -236,18 +243,40 @@ def _set_command(key: str, stack: str) -> str:
     return f"pulumi config set --stack {stack}{path} '{key}' <value>"
 
 
-def fix_for(error: SettingsError, stack: str, cli: bool) -> str:
-    """What to do about a configuration problem, in the form that works on this machine."""
+def fix_for(
+    error: SettingsError, stack: str, cli: bool, other_track_keys: Iterable[str] = ()
+) -> str:
+    """What to do about a configuration problem, in the form that works on this machine. A key
+    only another track has is removed, whatever is wrong with its value."""
     key = error.key
     if "is set as a secret" in error.problem:
         return f"pulumi config rm --stack {stack} {key}, then {_set_command(key, stack)}"
     if "not a setting of this project" in error.problem or ":" in key:
         return f"pulumi config rm --stack {stack} {key}"
+    if _root_key(key) in set(other_track_keys):
+        return f"pulumi config rm --stack {stack} {_root_key(key)}"
     if _root_key(key) in ("sshPrivateKey", "sshPublicKey"):
         return DEDICATED_KEY
     if cli:
         return f"{_set_command(key, stack)}   (it writes Pulumi.{stack}.yaml)"
     return f"edit {key} in Pulumi.{stack}.yaml (with the Pulumi CLI: {_set_command(key, stack)})"
+
+
+def keys_of_other_tracks(track: Any) -> frozenset[str]:
+    """The settings only the other tracks have, when track names one of the tracks."""
+    if not any(platform.track == track for platform in tracks()):
+        return frozenset()
+    return frozenset().union(*(p.own_keys for p in tracks() if p.track != track))
+
+
+def check_track(settings: Settings, failed: set[str]) -> Check:
+    """Which track the stack builds: what every source below belongs to."""
+    if "track" in failed:
+        return Check("track", SKIP, "fix track first")
+    detail = f"{settings.track} ({settings.platform.title})"
+    if "kubernetesVersion" not in failed:
+        detail += f", kubernetesVersion {settings.kubernetes.version}"
+    return Check("track", OK, detail)
 
 
 def load(root: Path, stack: str, system: System) -> Configuration:
@@ -263,16 +292,20 @@ def load(root: Path, stack: str, system: System) -> Configuration:
                 FAIL,
                 f"there is no Pulumi.{stack}.yaml, so stack {stack} would run on the project's "
                 "defaults: the tutorial's addresses, which stack dev uses",
-                f"cp Pulumi.dev.yaml Pulumi.{stack}.yaml and give it a nodeNetwork, node addresses "
-                "and a registryAddress of its own (README: Two stacks on one hypervisor)",
+                f"cp Pulumi.dev.yaml Pulumi.{stack}.yaml (the tutorial; Pulumi.current.yaml for "
+                "the current track) and give it a nodeNetwork, node addresses and a "
+                "registryAddress of its own (README: Two stacks on one hypervisor)",
             )
         )
     raw, secret, foreign = stack_file_config(root / "Pulumi.yaml", stack_path)
     home = Path(system.environ.get("HOME", str(Path.home())))
     settings, errors = check(raw, secret_keys=secret, foreign_keys=foreign, home=home, stack=stack)
     cli = bool(system.which("pulumi"))
+    others = keys_of_other_tracks(raw.get("track"))
     for error in errors:
-        checks.append(Check(f"config {error.key}", FAIL, str(error), fix_for(error, stack, cli)))
+        checks.append(
+            Check(f"config {error.key}", FAIL, str(error), fix_for(error, stack, cli, others))
+        )
     failed = {_root_key(error.key) for error in errors}
     if settings is None:
         # Some key could not be read at all: the project's default stands in for each failed
@@ -640,45 +673,177 @@ def registry_of(image: str) -> str:
     return "registry-1.docker.io"
 
 
-def sources(settings: Settings) -> list[tuple[str, str, str]]:
-    """(config key, URL to probe, what answering proves) for every source the nodes use."""
+@dataclass(frozen=True)
+class Source:
+    """One thing the nodes (or the libvirt provider, for the image) will fetch."""
+
+    name: str
+    """The report line's name: the setting it comes from (`kubernetesRepoUrls[0]`), with what
+    it is when the setting names something else (`kubernetesRepoUrls[0] GPG key`)."""
+    url: str
+    what: str
+    setting: str
+    """The root key whose value this is, or "" for a URL the track's platform itself names."""
+    needs: frozenset[str] = frozenset()
+    """The other settings the URL is built from (`{minor}` from kubernetesVersion)."""
+    track_default: bool = False
+    """The value is the track's own default, not one the stack chose."""
+
+
+# The nodes' architecture, which yum/dnf put in for $basearch: both tracks boot x86_64 images.
+ARCH = "x86_64"
+# What a setting's URL may carry for the platform to fill in, and the setting it comes from.
+PLACEHOLDERS = {MINOR_PLACEHOLDER: "kubernetesVersion"}
+_VARIABLE = re.compile(r"(\{[A-Za-z]+\}|\$[A-Za-z]+)")
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """A URL-valued setting, as a pattern of the URLs the platform builds from it."""
+
+    key: str
+    value: str
+    kind: str
+    track_default: bool
+
+    @property
+    def setting(self) -> str:
+        return _root_key(self.key)
+
+    def matches(self, url: str) -> bool:
+        """url is this setting's value, or under it, with its placeholders filled in."""
+        parts = _VARIABLE.split(self.value.rstrip("/"))
+        pattern = "".join("[^/]+" if i % 2 else re.escape(p) for i, p in enumerate(parts))
+        found = re.match(pattern, url)
+        return bool(found) and (found.end() == len(url) or url[found.end()] == "/")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset(key for mark, key in PLACEHOLDERS.items() if mark in self.value)
+
+
+def _is_track_default(settings: Settings, key: str, value: Any) -> bool:
+    default = settings.platform.defaults.get(_root_key(key))
+    index = re.search(r"\[(\d+)\]$", key)
+    if index and isinstance(default, (tuple, list)):
+        return int(index[1]) < len(default) and default[int(index[1])] == value
+    return default is not None and default == value
+
+
+def _package_origins(settings: Settings) -> list[_Origin]:
+    """Every package setting that holds a URL, with the kind of file it names."""
+    packages = settings.packages
+    found = []
+    for key, value, kind in (
+        ("centosVaultBaseUrls", packages.centos_vault_base_urls, "repository"),
+        ("dockerCeRepoUrl", packages.docker_ce_repo_url, "repository"),
+        ("dockerCeGpgKey", packages.docker_ce_gpg_key, "GPG key"),
+        ("kubernetesRepoUrls", packages.kubernetes_repo_urls, "repository"),
+    ):
+        values = value if isinstance(value, tuple) else (value,) if value else ()
+        for i, item in enumerate(values):
+            indexed = f"{key}[{i}]" if isinstance(value, tuple) else key
+            found.append(_Origin(indexed, item, kind, _is_track_default(settings, indexed, item)))
+    return found
+
+
+def _package_files(settings: Settings) -> Iterator[tuple[str, str, str]]:
+    """(URL, kind, what) for every repository and key the hosts' yum/dnf will fetch, read from
+    the very repo files and key imports the track's platform gives them."""
+    platform = settings.platform
+    for file_name, text in platform.repositories(settings).items():
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text, source=file_name)
+        for section in parser.sections():
+            options = parser[section]
+            title = options.get("name", section).replace("$basearch", ARCH)
+            for url in options.get("baseurl", "").split():
+                base = url.replace("$basearch", ARCH).rstrip("/")
+                yield f"{base}/repodata/repomd.xml", "repository", f"{title} repository"
+            if options.get("gpgcheck", "0") != "0":
+                for url in options.get("gpgkey", "").split():
+                    yield url.replace("$basearch", ARCH), "GPG key", f"{title} GPG key"
+    for url in platform.rpm_keys(settings):
+        yield url, "GPG key", f"{platform.track} track's RPM key"
+
+
+def _package_sources(settings: Settings) -> list[Source]:
+    """One probe per repository or key setting: the first URL the platform builds from it (a
+    mirror that serves one directory of a tree serves the others: the vault's os/ stands for
+    its updates/ and extras/)."""
+    origins = _package_origins(settings)
+    found: dict[str, Source] = {}
+    seen: set[str] = set()
+    for url, kind, what in _package_files(settings):
+        if not url.startswith(("http://", "https://")) or url in seen:
+            continue
+        seen.add(url)
+        origin = max(
+            (o for o in origins if o.matches(url)), key=lambda o: len(o.value), default=None
+        )
+        if origin is None:
+            source = Source(f"{settings.track} track {kind}", url, what, "")
+        else:
+            name = origin.key if origin.kind == kind else f"{origin.key} {kind}"
+            source = Source(name, url, what, origin.setting, origin.needs, origin.track_default)
+        found.setdefault(source.name, source)
+    return list(found.values())
+
+
+def _image_sources(settings: Settings) -> list[Source]:
+    """The registry of every image the nodes pull: its /v2/ answers (401 asks for a token)."""
+    # name -> (image, the setting it is, the value that setting holds)
+    repository = settings.kubernetes.image_repository
+    images = {"imageRepository": (repository + "/x", "imageRepository", repository)}
+    # The flannel images are the ones the track's manifest runs, each named by its setting.
+    flannel_settings = {
+        "flannelImage": settings.flannel_image,
+        "flannelCniPluginImage": settings.flannel_cni_plugin_image,
+    }
+    for container, image in settings.platform.flannel_images(settings).items():
+        key = next((k for k, v in flannel_settings.items() if v == image), "")
+        images.setdefault(key or f"flannel {container}", (image, key, image))
+    images["registryImage"] = (settings.registry.image, "registryImage", settings.registry.image)
+    tool = settings.app.seed_tool_image
+    images["appSeedToolImage"] = (tool, "appSeedToolImage", tool)
+    if settings.app.seed_image:
+        images["appSeedImage"] = (settings.app.seed_image, "appSeedImage", settings.app.seed_image)
+    found = []
+    for name, (image, setting, value) in images.items():
+        registry = registry_of(image)
+        scheme = "http" if registry.startswith(("127.", "localhost")) else "https"
+        found.append(
+            Source(
+                name,
+                f"{scheme}://{registry}/v2/",
+                f"image registry {registry}",
+                setting,
+                track_default=bool(setting) and _is_track_default(settings, setting, value),
+            )
+        )
+    return found
+
+
+def sources(settings: Settings) -> list[Source]:
+    """Every source the configured track fetches: the base image, the repositories and keys of
+    the repo files the hosts get, the Docker Hub mirrors and every image's registry."""
     found = []
     base = settings.libvirt.base_image
     if settings.host_source is HostSource.LIBVIRT and not base.startswith("/"):
-        found.append(("baseImage", base, "the CentOS 7 image"))
-    for i, url in enumerate(settings.packages.centos_vault_base_urls):
         found.append(
-            (
-                f"centosVaultBaseUrls[{i}]",
-                f"{url.rstrip('/')}/os/x86_64/repodata/repomd.xml",
-                "CentOS 7.9 vault",
+            Source(
+                "baseImage",
+                base,
+                f"the {settings.track} track's base image",
+                "baseImage",
+                track_default=_is_track_default(settings, "baseImage", base),
             )
         )
-    docker = settings.packages.docker_ce_repo_url.replace("$basearch", "x86_64").rstrip("/")
-    found.append(("dockerCeRepoUrl", f"{docker}/repodata/repomd.xml", "docker-ce repository"))
-    found.append(("dockerCeGpgKey", settings.packages.docker_ce_gpg_key, "docker-ce GPG key"))
-    for i, url in enumerate(settings.packages.kubernetes_repo_urls):
-        found.append(
-            (
-                f"kubernetesRepoUrls[{i}]",
-                f"{url.rstrip('/')}/repodata/repomd.xml",
-                "Kubernetes RPMs",
-            )
-        )
+    found += _package_sources(settings)
     for i, url in enumerate(settings.packages.registry_mirrors):
-        found.append((f"registryMirrors[{i}]", f"{url.rstrip('/')}/v2/", "Docker Hub mirror"))
-    images = {
-        "imageRepository": settings.kubernetes.image_repository + "/x",
-        "flannelImage": settings.flannel_image,
-        "registryImage": settings.registry.image,
-        "appSeedToolImage": settings.app.seed_tool_image,
-    }
-    if settings.app.seed_image:
-        images["appSeedImage"] = settings.app.seed_image
-    for key, image in images.items():
-        registry = registry_of(image)
-        scheme = "http" if registry.startswith(("127.", "localhost")) else "https"
-        found.append((key, f"{scheme}://{registry}/v2/", f"image registry {registry}"))
+        key = f"registryMirrors[{i}]"
+        found.append(Source(key, f"{url.rstrip('/')}/v2/", "Docker Hub mirror", "registryMirrors"))
+    found += _image_sources(settings)
     return found
 
 
@@ -728,18 +893,31 @@ def probe(url: str) -> Answer:
 def check_sources(
     settings: Settings, probe_url: Callable[[str], Answer] = probe, skip: Iterable[str] = ()
 ) -> list[Check]:
-    """Every external source, probed in parallel, all within one deadline. When none of them
-    answers at all, that is this machine's network, said once."""
+    """Every external source of the configured track, probed in parallel, all within one
+    deadline. A source whose own setting failed is left out (its config line says why); one
+    built from another setting that failed is skipped, since its URL would be wrong. When none
+    of them answers at all, that is this machine's network, said once."""
     skipped = set(skip)
-    wanted = [s for s in sources(settings) if _root_key(s[0]) not in skipped]
+    if "track" in skipped:
+        return [Check("sources", SKIP, "fix track first: every source depends on the track")]
+    planned: list[Source | Check] = []
+    for source in sources(settings):
+        if source.setting in skipped:
+            continue
+        blocking = sorted(source.needs & skipped)
+        if blocking:
+            planned.append(Check(source.name, SKIP, f"fix {', '.join(blocking)} first"))
+        else:
+            planned.append(source)
+    wanted = [s for s in planned if isinstance(s, Source)]
     answers: dict[int, Answer] = {}
 
     def worker(index: int, url: str) -> None:
         answers[index] = probe_url(url)
 
     threads = [
-        threading.Thread(target=worker, args=(i, url), daemon=True)
-        for i, (_, url, _) in enumerate(wanted)
+        threading.Thread(target=worker, args=(i, source.url), daemon=True)
+        for i, source in enumerate(wanted)
     ]
     for thread in threads:
         thread.start()
@@ -757,33 +935,46 @@ def check_sources(
                 f"({results[0].problem}): its network, DNS or proxy is down or closed",
                 "check this machine's network; the VMs use their own resolver (nodeNameservers)",
             )
-        ]
-    checks = []
-    for (key, url, what), result in zip(wanted, results, strict=True):
-        moved = _elsewhere(url, result.final_url)
-        if result.problem is None and not moved:
-            checks.append(Check(key, OK, f"{what}: {url}"))
-        elif result.problem is None:
-            checks.append(
-                Check(
-                    key,
-                    WARN,
-                    f"{what}: {url} answers only through a redirect to {result.final_url}: the "
-                    "nodes will fetch from there",
-                    f"set {_root_key(key)} to the URL that really serves it, if you trust it",
-                )
-            )
-        else:
-            checks.append(
-                Check(
-                    key,
-                    WARN,
-                    f"{what}: {url}: {result.problem} (from this machine; the VMs may see it "
-                    "differently)",
-                    f"set {_root_key(key)} to a source that answers",
-                )
-            )
-    return checks
+        ] + [c for c in planned if isinstance(c, Check)]
+    judged = iter(zip(wanted, results, strict=True))
+    return [
+        item if isinstance(item, Check) else _judge(*next(judged), settings) for item in planned
+    ]
+
+
+def _judge(source: Source, result: Answer, settings: Settings) -> Check:
+    """A source's line: fine, fine only elsewhere, or not there."""
+    url, what = source.url, source.what
+    if source.setting:
+        fix = f"set {source.setting} to a source that answers"
+    else:
+        fix = f"the {settings.track} track's platform names it: a mirror must serve it"
+    moved = _elsewhere(url, result.final_url)
+    if result.problem is None and not moved:
+        return Check(source.name, OK, f"{what}: {url}")
+    if result.problem is None and source.track_default:
+        # The track's own default sources redirect by design (pkgs.k8s.io to its CDN,
+        # registry.k8s.io to the cloud registries): named, for a proxy or firewall, not faulted.
+        host = urlsplit(result.final_url).hostname
+        return Check(
+            source.name, OK, f"{what}: {url}, served from {host} (the track's default source)"
+        )
+    if result.problem is None:
+        return Check(
+            source.name,
+            WARN,
+            f"{what}: {url} answers only through a redirect to {result.final_url}: the nodes "
+            "will fetch from there",
+            f"set {source.setting} to the URL that really serves it, if you trust it"
+            if source.setting
+            else fix,
+        )
+    return Check(
+        source.name,
+        WARN,
+        f"{what}: {url}: {result.problem} (from this machine; the VMs may see it differently)",
+        fix,
+    )
 
 
 def _elsewhere(url: str, final: str) -> bool:
@@ -814,6 +1005,7 @@ def diagnose(
     settings, failed = configuration.settings, configuration.failed
     if settings is None:
         return checks
+    checks.append(check_track(settings, failed))
 
     def guarded(keys: set[str], name: str, run: Callable[[], Check]) -> Check:
         blocking = sorted(keys & failed)

@@ -18,6 +18,6 @@ elif ! systemctl is-active --quiet "${unit}"; then
   systemctl enable --now "${unit}" >/dev/null 2>&1 || fail "could not add ${REGISTRY_ADDRESS} to ${INTERFACE}"
 fi
 addresses=$(ip -4 -o address show dev "${INTERFACE}")
-grep -qF " ${REGISTRY_ADDRESS}/" <<<"${addresses}" ||
-  fail "${INTERFACE} does not carry ${REGISTRY_ADDRESS}"
+grep -qF " ${REGISTRY_ADDRESS}/${PREFIX_LENGTH} " <<<"${addresses}" ||
+  fail "${INTERFACE} does not carry ${REGISTRY_ADDRESS}/${PREFIX_LENGTH}"
 step "registry address ready"

@@ -22,7 +22,7 @@ look() {
   while read -r pod phase node; do
     [[ -z "${pod}" || "${phase}" == Running ]] || problems+=("kube-system pod ${pod} on ${node} is ${phase}")
   done <<<"${pods}"
-  flannel=$(kubectl -n kube-system get pods -l app=flannel -o \
+  flannel=$(kubectl -n "${FLANNEL_NAMESPACE}" get pods -l app=flannel -o \
     'jsonpath={range .items[*]}{.spec.nodeName}{" "}{.status.phase}{"\n"}{end}' 2>&1) ||
     problems+=("cannot list flannel pods: ${flannel}")
   for node in ${NODES}; do

@@ -9,7 +9,18 @@ if ! printed=$(kubeadm token create --ttl "${TOKEN_TTL}" --description "join ${W
   --print-join-command 2>&1); then
   fail "kubeadm token create failed: $(redact <<<"$(tail -n 3 <<<"${printed}")")"
 fi
-join_command=$(grep -m 1 '^kubeadm join ' <<<"${printed}" || true)
+# kubeadm 1.13 prints the command on one line; newer kubeadm continues it with a backslash
+# (kubernetes/kubernetes cmd/kubeadm/app/cmd/util/join.go): one line of words either way.
+join_command=""
+while IFS= read -r line; do
+  if [[ -z "${join_command}" && "${line}" != "kubeadm join "* ]]; then
+    continue
+  fi
+  join_command+=" ${line%\\}"
+  [[ "${line}" == *\\ ]] || break
+done <<<"${printed}"
 [[ -n "${join_command}" ]] ||
   fail "kubeadm token create printed no join command: $(redact <<<"$(tail -n 3 <<<"${printed}")")"
+read -r -a words <<<"${join_command}"
+join_command="${words[*]}"
 printf '%s\n' "${join_command}"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# kubeadm init on the master, once: /etc/kubernetes/admin.conf marks a finished init.
+# kubeadm init on the master, once: /etc/kubernetes/admin.conf marks a finished init. The track
+# gives its flags (INIT_FLAGS, one per line), its configuration file (INIT_CONFIG), or both.
 # kubeadm's own output holds a bootstrap token, so it goes to a root-only log, not to Pulumi.
 set -euo pipefail
 log=/var/log/kubeadm-init.log
+config=/run/kubeadm-libvirt-init.yaml
 
 if [[ -f /etc/kubernetes/admin.conf ]]; then
   step "control plane already initialised"
@@ -14,16 +16,15 @@ else
   fi
   step "kubeadm init ${KUBERNETES_VERSION} (images from ${IMAGE_REPOSITORY}; takes a few minutes)"
   install -m 0600 /dev/null "${log}"
-  init_flags=(
-    "--apiserver-advertise-address=${ADVERTISE_ADDRESS}"
-    --image-repository "${IMAGE_REPOSITORY}"
-    --kubernetes-version "${KUBERNETES_VERSION}"
-    "--pod-network-cidr=${POD_NETWORK_CIDR}"
-    "--service-cidr=${SERVICE_CIDR}"
-    --node-name "${NODE_NAME}"
-  )
-  if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
-    init_flags+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")
+  init_flags=()
+  if [[ -n "${INIT_FLAGS}" ]]; then
+    mapfile -t init_flags <<<"${INIT_FLAGS}"
+  fi
+  if [[ -n "${INIT_CONFIG}" ]]; then
+    trap 'rm -f "${config}"' EXIT
+    install -m 0600 /dev/null "${config}"
+    printf '%s\n' "${INIT_CONFIG}" >"${config}"
+    init_flags+=(--config "${config}")
   fi
   if ! kubeadm init "${init_flags[@]}" >>"${log}" 2>&1; then
     redacted_tail "${log}" >&2 || true

@@ -30,12 +30,12 @@ trap 'rm -f "${config}"' EXIT
 install -m 0600 /dev/null "${config}"
 printf '%s\n' "${join_configuration}" >"${config}"
 install -m 0600 /dev/null "${log}"
-# kubeadm 1.13 allows --ignore-preflight-errors next to --config (JoinConfiguration v1beta1 has no
-# field for it): kubernetes/kubernetes@v1.13.1:cmd/kubeadm/app/apis/kubeadm/validation/
-# validation.go ValidateMixedArguments, which cmd/kubeadm/app/cmd/join.go calls.
+# The track's flags beside --config, one per line (kubeadm allows only a few there:
+# ValidateMixedArguments in kubeadm's validation.go).
 join_flags=(--config "${config}")
-if [[ -n "${IGNORE_PREFLIGHT_ERRORS}" ]]; then
-  join_flags+=("--ignore-preflight-errors=${IGNORE_PREFLIGHT_ERRORS}")
+if [[ -n "${JOIN_FLAGS}" ]]; then
+  mapfile -t extra_flags <<<"${JOIN_FLAGS}"
+  join_flags+=("${extra_flags[@]}")
 fi
 if ! kubeadm join "${join_flags[@]}" >>"${log}" 2>&1; then
   redacted_tail "${log}" "${token}" >&2 || true

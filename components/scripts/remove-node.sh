@@ -20,7 +20,8 @@ if ! lookup=$(kubectl get node "${WORKER_NAME}" 2>&1); then
   fail "cannot look up node ${WORKER_NAME} to remove it: ${lookup}"
 fi
 step "draining node ${WORKER_NAME}"
-kubectl drain "${WORKER_NAME}" --ignore-daemonsets --delete-local-data --force --timeout=120s ||
+read -r -a drain_flags <<<"${DRAIN_FLAGS}"
+kubectl drain "${WORKER_NAME}" "${drain_flags[@]}" ||
   warn "drain of ${WORKER_NAME} did not finish; deleting the node anyway"
 kubectl delete node "${WORKER_NAME}" --ignore-not-found ||
   fail "kubectl delete node ${WORKER_NAME} failed"

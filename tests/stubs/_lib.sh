@@ -1,15 +1,18 @@
 # shellcheck shell=bash disable=SC2034
 # Sourced by every stub in tests/stubs (mounted read-only at /.stubs inside the sandbox).
 #
-# A stub stands in for one CentOS 7 tool. It appends its argv to /stub-state/calls and keeps the
-# state the real tool would change (rpm database, systemd units, kernel settings, network links)
-# under /stub-state, or writes the files the real tool writes in the sandboxed tree (kubeadm).
+# A stub stands in for one CentOS 7 (or AlmaLinux 9) tool. It appends its argv to
+# /stub-state/calls and keeps the state the real tool would change (rpm database, systemd units,
+# kernel settings, network links) under /stub-state, or writes the files the real tool writes in
+# the sandboxed tree (kubeadm).
 # /stub-cluster is shared by every host of one test: it plays the API server and etcd.
 # A test makes a step fail by creating /stub-state/fail/<name> (see `failing`).
 
 STATE=/stub-state
 CLUSTER=/stub-cluster
 TOOL=$(basename "$0")
+# centos7 or el9: the platform the host plays (tests/sandbox.py writes it).
+PLATFORM=$(cat "$STATE/platform" 2>/dev/null || echo centos7)
 
 # Every call, NUL-separated: argument count, tool, arguments (parsed by tests/sandbox.py).
 record() {
