@@ -122,7 +122,8 @@ check: existing-stack
 	  targets=(); for urn in $$urns; do targets+=(--target-replace "$$urn"); done; \
 	  pulumi up --stack "$$STACK" --yes --skip-preview "$${targets[@]}"
 
-# The admin kubeconfig, for a kubectl of 1.12 to 1.14: written to a 0600 file beside it and
+# The admin kubeconfig (a kubectl of 1.12 to 1.14 on the tutorial track, 1.35 to 1.37 on the
+# current one: kubectl supports one minor either way): written to a 0600 file beside it and
 # moved into place only once complete, so a failure leaves no empty file and an older file (or a
 # symlink) is replaced by a 0600 one.
 kubeconfig: existing-stack

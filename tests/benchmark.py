@@ -2,9 +2,9 @@
 
     .venv/bin/python tests/benchmark.py [runs]
 
-Prints the wall time of whole-program evaluations with the dev config, and, read from the
-resource graph, the number of remote steps and the longest chain of remote steps from a VM to a
-joined worker.
+Prints, for each track's shipped stack (dev: the tutorial, current: the current track), the
+wall time of whole-program evaluations, and, read from the resource graph, the number of remote
+steps and the longest chain of remote steps from a VM to a joined worker.
 """
 
 from __future__ import annotations
@@ -50,20 +50,23 @@ def remote_chain(run) -> tuple[int, list[str]]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    config = stack_config("dev")
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run = run_with_fake_home(config)
-        timings.append(time.perf_counter() - start)
-    print(f"whole-program evaluation, dev config, {runs} runs:")
-    print(f"  median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms")
-    print(f"  resources registered: {len(run.resources)}")
-    commands = run.of_type(COMMAND)
-    print(f"remote steps (remote.Command resources): {len(commands)}")
-    length, path = remote_chain(run)
-    print(f"longest chain of remote steps from VM to joined worker: {length}")
-    print("  " + " -> ".join(path))
+    for stack in ("dev", "current"):
+        config = stack_config(stack)
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run = run_with_fake_home(config, stack=stack)
+            timings.append(time.perf_counter() - start)
+        print(f"stack {stack}: whole-program evaluation, {runs} runs:")
+        print(
+            f"  median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms"
+        )
+        print(f"  resources registered: {len(run.resources)}")
+        commands = run.of_type(COMMAND)
+        print(f"  remote steps (remote.Command resources): {len(commands)}")
+        length, path = remote_chain(run)
+        print(f"  longest chain of remote steps from VM to joined worker: {length}")
+        print("    " + " -> ".join(path))
 
 
 if __name__ == "__main__":

@@ -304,6 +304,28 @@ def test_prepare_imports_the_kubernetes_key_on_every_run(prepared, clone, sent):
     assert rerun.ran("rpm", "--import", KEY), "a key extended upstream must be fetched again"
 
 
+def test_a_mirror_whose_key_does_not_answer_is_passed_over(fresh, clone):
+    lab = clone(fresh)
+    urls = [
+        "https://mirror.example/k8s/{minor}/rpm/",
+        "https://pkgs.k8s.io/core:/stable:/{minor}/rpm/",
+    ]
+    mirrored = _evaluate(hostSource="existing", kubernetesRepoUrls=urls)
+    master = lab.host(MASTER)
+    master.fail("rpm-import", "mirror.example")
+    result = succeeded(run(lab, MASTER, mirrored[f"node-{MASTER}-prepare"]))
+    assert "rpm --import https://mirror.example/k8s/v1.36/rpm/repodata/repomd.xml.key failed" in (
+        result.stderr
+    )
+    assert (master.state / "rpmkeys").read_text().splitlines() == [KEY]
+
+
+def test_prepare_stops_when_no_mirror_gives_the_kubernetes_key(fresh, clone, sent):
+    lab = clone(fresh)
+    lab.host(MASTER).fail("rpm-import")
+    failed(run(lab, MASTER, sent[f"node-{MASTER}-prepare"]), "rpm --import failed for every key")
+
+
 def test_prepare_installs_the_pinned_packages_and_what_they_require(prepared):
     result = prepared.results[MASTER]
     installs = result.ran("yum", "install")

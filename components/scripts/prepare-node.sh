@@ -94,7 +94,15 @@ if [[ "${repos_changed}" == "true" ]]; then
 fi
 if [[ -n "${RPM_KEYS}" ]]; then
   # Imported on every run: a key extended rather than rotated is never fetched again by yum.
+  # The repository's URLs are mirrors tried in order, so a mirror that is down is passed over;
+  # only when no mirror gives the key does the run stop.
+  imported=0
   while read -r key; do
-    rpm --import "${key}" || fail "rpm --import ${key} failed"
+    if rpm --import "${key}" >/dev/null 2>&1; then
+      imported=$((imported + 1))
+    else
+      warn "rpm --import ${key} failed: that mirror is passed over"
+    fi
   done <<<"${RPM_KEYS}"
+  ((imported > 0)) || fail "rpm --import failed for every key: ${RPM_KEYS//$'\n'/ }"
 fi
