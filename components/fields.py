@@ -172,15 +172,19 @@ def cidr(value: Any) -> IPv4Network:
 
 
 # URLs end up in yum .repo files, daemon.json and curl command lines: RFC 3986 characters only,
-# and not the ones yum splits baseurl lists on (comma) or that quote (' " `).
+# and not the ones yum splits baseurl lists on (comma) or that quote (' " `). A repository URL
+# is written several times into one host script (once per repo section: CentOS-Base.repo has
+# three), so the cap keeps a script with every list full far below Linux's argument limit
+# (components/scripts.py); real base URLs are a few dozen characters.
+MAX_URL_LENGTH = 1024
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&()*+;=%-]+", re.ASCII)
 
 
 def _split(value: Any, what: str) -> SplitResult:
     """value parsed as a URL (urllib.parse), after the length and character checks."""
     value = _string(value)
-    if len(value) > 2048:
-        raise ValueError("is longer than 2048 characters")
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters")
     if not _URL_CHARACTERS.fullmatch(value):
         raise ValueError(
             f"has characters {what} cannot hold (blanks, control characters, , ' \" `)"
