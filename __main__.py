@@ -1,5 +1,6 @@
-"""kubeadm-libvirt: settings -> hosts -> node preparation -> control plane -> workers
--> Kubernetes provider -> flannel -> registry -> application -> smoke check -> exports.
+"""kubeadm-libvirt: settings -> hosts -> node preparation -> control plane (the first master's
+init, then the other masters one at a time) -> workers -> Kubernetes provider -> flannel ->
+registry -> application -> smoke check -> exports.
 
 Wiring only; every decision lives in components/. See the README for the picture.
 """
@@ -8,6 +9,7 @@ import pulumi
 
 from components.app import SpringBootApp
 from components.control_plane import ControlPlane
+from components.control_plane_member import ControlPlaneMember
 from components.flannel import Flannel
 from components.hosts import existing_hosts
 from components.kube_provider import cluster_provider
@@ -26,13 +28,27 @@ if settings.host_source is HostSource.LIBVIRT:
     pulumi.export("domains", {n.name: settings.libvirt.domain_name(n.name) for n in settings.nodes})
 else:
     hosts = existing_hosts(settings)
-master = next(host for host in hosts if host.is_master)
+master, *other_masters = [host for host in hosts if host.is_master]
 workers = [host for host in hosts if not host.is_master]
 
 prepared = {
     host.name: NodePreparation(f"node-{host.name}", host, hosts, settings) for host in hosts
 }
 control_plane = ControlPlane("control-plane", master, prepared[master.name], settings)
+members: list[ControlPlaneMember] = []
+for host in other_masters:
+    after = [members[-1].registered] if members else None
+    members.append(
+        ControlPlaneMember(
+            f"control-plane-{host.name}",
+            host,
+            master,
+            control_plane,
+            prepared[host.name],
+            settings,
+            after=after,
+        )
+    )
 joined = [
     WorkerNode(f"worker-{w.name}", w, master, control_plane, prepared[w.name], settings)
     for w in workers
@@ -41,7 +57,7 @@ joined = [
 provider = cluster_provider(
     "kubernetes",
     control_plane,
-    ready=[control_plane, *joined],
+    ready=[control_plane, *members, *joined],
     server_side_apply=settings.platform.server_side_apply,
 )
 on_cluster = pulumi.ResourceOptions(provider=provider)
@@ -59,6 +75,7 @@ SmokeCheck("smoke", hosts, control_plane.init.id, settings, after=[*registry.rea
 
 pulumi.export("kubeconfig", control_plane.kubeconfig)
 pulumi.export("masterAddress", str(master.address))
+pulumi.export("masters", [host.name for host in (master, *other_masters)])
 pulumi.export("apiServer", f"https://{control_plane.endpoint}")
 pulumi.export("nodes", {host.name: str(host.address) for host in hosts})
 pulumi.export("sshUser", settings.ssh.user)

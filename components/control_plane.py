@@ -1,6 +1,8 @@
-"""The control plane: kubeadm init on the master and the admin kubeconfig read back."""
+"""The control plane: kubeadm init on the (first) master and the admin kubeconfig read back."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pulumi
 import yaml
@@ -11,7 +13,13 @@ from components.hosts import Host
 from components.node import NodePreparation
 from components.settings import Settings
 
-API_SERVER_PORT = 6443
+# Where a master's static Pod for the virtual address lives, and the kubeconfigs it reads the API
+# with (kubeadm's paths). During the first init only super-admin.conf has rights: admin.conf's
+# group is bound to cluster-admin when init is done (kubeadm 1.29, kubernetes/kubernetes#121305;
+# kube-vip/kube-vip#684), and only the init node has super-admin.conf.
+KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
+SUPER_ADMIN_CONF = "/etc/kubernetes/super-admin.conf"
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
 
 
 def pin_server(kubeconfig: str, server: str) -> str:
@@ -34,7 +42,8 @@ class ControlPlane(pulumi.ComponentResource):
 
     init: remote.Command
     kubeconfig: pulumi.Output[str]
-    """The admin kubeconfig, secret, its server https://<master address>:6443."""
+    """The admin kubeconfig, secret, its server the API's address: https://<controlPlaneEndpoint
+    or the master's address>:6443."""
     endpoint: str
 
     def __init__(
@@ -48,8 +57,9 @@ class ControlPlane(pulumi.ComponentResource):
         super().__init__("kubeadm-libvirt:bootstrap:ControlPlane", name, None, opts)
         k8s = settings.kubernetes
         spec = next(node for node in settings.nodes if node.name == master.name)
-        self.endpoint = f"{master.address}:{API_SERVER_PORT}"
+        self.endpoint = settings.api_endpoint
         init_configuration = settings.platform.init_configuration(spec, settings)
+        pod = virtual_address_pod(settings)
         # What kubeadm init fixes for the cluster's life; a configuration file (the current
         # track's, with the cluster-wide KubeletConfiguration) is all of it.
         cluster_identity = [
@@ -69,9 +79,17 @@ class ControlPlane(pulumi.ComponentResource):
                 KUBERNETES_VERSION=k8s.version,
                 INIT_FLAGS="\n".join(settings.platform.init_flags(spec, settings)),
                 INIT_CONFIG=init_configuration,
+                VIRTUAL_ADDRESS_POD=pod.path,
+                VIRTUAL_ADDRESS_MANIFEST_INIT=pod.during_init,
+                VIRTUAL_ADDRESS_MANIFEST=pod.manifest,
             ),
-            update=scripts.render("check-control-plane", NODE_NAME=master.name),
-            delete=reset_script(master.name, settings),
+            update=scripts.render(
+                "check-control-plane",
+                NODE_NAME=master.name,
+                VIRTUAL_ADDRESS_POD=pod.path,
+                VIRTUAL_ADDRESS_MANIFEST=pod.manifest,
+            ),
+            delete=reset_script(master.name, settings, master=True),
             triggers=[preparation.command.id, *cluster_identity],
             options=pulumi.ResourceOptions(delete_before_replace=True),
         )
@@ -99,10 +117,39 @@ class ControlPlane(pulumi.ComponentResource):
         self.register_outputs({"kubeconfig": self.kubeconfig, "endpoint": self.endpoint})
 
 
-def reset_script(node_name: str, settings: Settings) -> str:
+@dataclass(frozen=True)
+class VirtualAddressPod:
+    """The static Pod that holds the API's virtual address on every master, as files: "" for
+    all three without a virtual address."""
+
+    path: str = ""
+    during_init: str = ""
+    """While the first master initialises: reads the API with super-admin.conf."""
+    manifest: str = ""
+    """From then on, and on every other master: admin.conf."""
+
+
+def virtual_address_pod(settings: Settings) -> VirtualAddressPod:
+    if settings.control_plane_endpoint is None:
+        return VirtualAddressPod()
+    platform = settings.platform
+    return VirtualAddressPod(
+        path=KUBE_VIP_MANIFEST,
+        during_init=platform.virtual_address_manifest(settings, SUPER_ADMIN_CONF),
+        manifest=platform.virtual_address_manifest(settings, ADMIN_CONF),
+    )
+
+
+def reset_script(node_name: str, settings: Settings, master: bool = False) -> str:
+    """kubeadm reset and what it leaves; on a master, kube-vip stopped first and the virtual
+    address taken off the interface if kube-vip left it."""
+    pod = virtual_address_pod(settings) if master else VirtualAddressPod()
     return scripts.render(
         "reset-node",
         NODE_NAME=node_name,
         POD_NETWORK_CIDR=str(settings.kubernetes.pod_network_cidr),
         SSH_USER=settings.ssh.user,
+        VIRTUAL_ADDRESS_POD=pod.path,
+        VIRTUAL_ADDRESS=str(settings.control_plane_endpoint or "") if master else "",
+        INTERFACE=settings.network.interface,
     )

@@ -1,4 +1,4 @@
-"""The private registry at registryAddress:registryPort, running on the master."""
+"""The private registry at registryAddress:registryPort, running on the (first) master."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ CONTAINER_PORT = 5000  # registry:2 always listens here; the Service maps regist
 
 
 class PrivateRegistry(pulumi.ComponentResource):
-    """registry:2 on the master (hostPath storage, tolerates its taint), a Service with
-    externalIPs [registryAddress] on registryPort, and that address added to the master's
-    interface. Every node already trusts it as an insecure registry (daemon.json).
+    """registry:2 on the first master (hostPath storage, tolerates its taint), a Service with
+    externalIPs [registryAddress] on registryPort, and that address added to that master's
+    interface. Every node already trusts it as an insecure registry. With more masters it stays
+    on the first: while that one is down the registry is too (running pods keep running; new
+    pulls from it wait).
     """
 
     endpoint: str
@@ -70,7 +72,8 @@ class PrivateRegistry(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
-                        "nodeSelector": {control_plane: ""},
+                        # The first master: it carries registryAddress and the hostPath data.
+                        "nodeSelector": {"kubernetes.io/hostname": master.name},
                         "tolerations": [
                             {"key": control_plane, "operator": "Exists", "effect": "NoSchedule"}
                         ],

@@ -72,6 +72,7 @@ PROJECT = "kubeadm-libvirt"
 
 # kubeadm's later preflight demands 1700 MiB on a control-plane node; 1.13 does not check
 # memory, but an apiserver and etcd below that get OOM-killed under load.
+API_SERVER_PORT = 6443
 MASTER_MIN_MEMORY_MIB = 1700
 MASTER_MIN_VCPUS = 2
 FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -162,6 +163,8 @@ class StackConfig(Strict):
     registryStoragePath: HostPath
     flannelImage: TrackImageReference
     flannelCniPluginImage: TrackImageReference
+    controlPlaneEndpoint: OptionalIPv4
+    kubeVipImage: TrackImageReference
     appName: Dns1035Label
     appImageTag: ImageTag
     appSeedImage: OptionalImageReference
@@ -327,6 +330,9 @@ class Settings:
     registry: RegistrySettings
     flannel_image: str
     flannel_cni_plugin_image: str | None
+    control_plane_endpoint: IPv4Address | None
+    """The virtual API address the masters hold (kube-vip), or None: the master's own."""
+    kube_vip_image: str | None
     app: AppSettings
 
     @property
@@ -335,8 +341,22 @@ class Settings:
         return platform(self.track)
 
     @property
+    def masters(self) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in self.nodes if n.role is Role.MASTER)
+
+    @property
     def master(self) -> NodeSpec:
-        return next(n for n in self.nodes if n.role is Role.MASTER)
+        """The first master: it runs kubeadm init and carries the registry's address."""
+        return self.masters[0]
+
+    @property
+    def api_address(self) -> IPv4Address:
+        """Where the API server is reached: the virtual address, or the master's."""
+        return self.control_plane_endpoint or self.master.address
+
+    @property
+    def api_endpoint(self) -> str:
+        return f"{self.api_address}:{API_SERVER_PORT}"
 
     @property
     def workers(self) -> tuple[NodeSpec, ...]:
@@ -613,6 +633,8 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
         ),
         flannel_image=value("flannelImage"),
         flannel_cni_plugin_image=value("flannelCniPluginImage"),
+        control_plane_endpoint=config.controlPlaneEndpoint,
+        kube_vip_image=value("kubeVipImage"),
         app=AppSettings(
             name=config.appName,
             image_tag=config.appImageTag,
@@ -706,6 +728,7 @@ def _cross_check(settings: Settings, config: StackConfig) -> Iterator[SettingsEr
     yield from _check_network(settings, config)
     yield from _check_cidrs(settings)
     yield from _check_registry(settings)
+    yield from _check_endpoint(settings)
     yield from _check_app(settings)
 
 
@@ -733,9 +756,22 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
             )
     masters = [i for i, n in enumerate(settings.nodes) if n.role is Role.MASTER]
     roles = [n.role.value for n in settings.nodes]
-    if len(masters) != 1:
+    own = settings.platform
+    if not masters:
+        yield SettingsError("nodes[*].role", roles, "need a master, found none")
+    elif len(masters) > own.max_masters:
         yield SettingsError(
-            "nodes[*].role", roles, f"need exactly one master, found {len(masters)}"
+            "nodes[*].role",
+            roles,
+            f"{len(masters)} masters: {own.max_masters_reason}",
+        )
+    elif len(masters) > 1 and settings.control_plane_endpoint is None:
+        yield SettingsError(
+            "controlPlaneEndpoint",
+            "",
+            f"is needed with {len(masters)} masters: a free address of nodeNetwork that the "
+            "masters hold for the API server (kube-vip), e.g. "
+            f"{settings.network.node_network.network_address + 20}",
         )
     if len(masters) == len(settings.nodes):
         yield SettingsError(
@@ -744,21 +780,20 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
             "need at least one worker: the master keeps kubeadm's NoSchedule taint, so the app "
             "would never be scheduled",
         )
-    if settings.host_source is HostSource.LIBVIRT and masters:
-        index, master = masters[0], settings.nodes[masters[0]]
+    for index in masters if settings.host_source is HostSource.LIBVIRT else ():
+        master = settings.nodes[index]
         if master.vcpus < MASTER_MIN_VCPUS:
             yield SettingsError(
                 f"nodes[{index}].vcpus",
                 master.vcpus,
-                f"kubeadm needs at least {MASTER_MIN_VCPUS} on the master",
+                f"kubeadm needs at least {MASTER_MIN_VCPUS} on a master",
             )
         if master.memory_mib < MASTER_MIN_MEMORY_MIB:
             yield SettingsError(
                 f"nodes[{index}].memoryMiB",
                 master.memory_mib,
-                f"the master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
+                f"a master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
-    own = settings.platform
     if settings.host_source is HostSource.LIBVIRT and settings.ssh.user in own.system_accounts:
         yield SettingsError(
             "sshUser",
@@ -802,7 +837,7 @@ def _check_track(settings: Settings, config: StackConfig) -> Iterator[SettingsEr
             continue
         for key in sorted(other.own_keys):
             value = getattr(config, key)
-            if value not in ("", ()):
+            if value not in ("", (), None):
                 yield SettingsError(
                     key,
                     value,
@@ -952,6 +987,23 @@ def _check_registry(settings: Settings) -> Iterator[SettingsError]:
             problem = f"is the address of node {node.name}"
     if problem:
         yield SettingsError("registryAddress", str(address), problem)
+
+
+def _check_endpoint(settings: Settings) -> Iterator[SettingsError]:
+    """The virtual API address: a free host address of the node network."""
+    address, network = settings.control_plane_endpoint, settings.network.node_network
+    if address is None:
+        return
+    problem = _host_address_problem(address, network)
+    if problem is None and address == settings.network.gateway:
+        problem = "is the nodes' gateway address"
+    if problem is None and address == settings.registry.address:
+        problem = "is registryAddress: the registry's address is the first master's own"
+    for node in settings.nodes:
+        if problem is None and node.address == address:
+            problem = f"is the address of node {node.name}"
+    if problem:
+        yield SettingsError("controlPlaneEndpoint", str(address), problem)
 
 
 _QUANTITY_UNITS = {

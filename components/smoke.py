@@ -30,9 +30,10 @@ class SmokeCheck(pulumi.ComponentResource):
 
     - from every node, the private registry at registryAddress:registryPort lists the app's
       repository and tag (the address and port the nodes' Docker pulls through);
-    - on the master: every node Ready, every kube-system pod Running, flannel on every node,
-      and the app answering 200 on its NodePort through the master's address and a worker's
-      (which crosses the pod network between nodes).
+    - on the (first) master: every node Ready, every kube-system pod Running, flannel on every
+      node, and the app answering 200 on its NodePort through the master's address and a
+      worker's (which crosses the pod network between nodes); with more than one master, the
+      API answering at the virtual address and etcd with one voting member per master.
 
     It runs again whenever the cluster, a node or a setting it checks changes; an unchanged
     `pulumi up` runs nothing. `make check` replaces it to run it on demand.
@@ -50,6 +51,7 @@ class SmokeCheck(pulumi.ComponentResource):
         super().__init__("kubeadm-libvirt:check:SmokeCheck", name, None, opts)
         master = next(host for host in hosts if host.is_master)
         workers = [host for host in hosts if not host.is_master]
+        highly_available = len(settings.masters) > 1
         app, registry = settings.app, settings.registry
         # The cluster, every node's machine and every checked setting.
         reasons = [cluster, checked_state(settings)] + [
@@ -85,6 +87,10 @@ class SmokeCheck(pulumi.ComponentResource):
                 APP_URLS=" ".join(
                     f"http://{address}:{app.node_port}{app.probe_path}" for address in app_addresses
                 ),
+                # With more than one master: the API through its virtual address, and etcd with
+                # one voting member per master.
+                API_URL=f"https://{settings.api_endpoint}/livez" if highly_available else "",
+                ETCD_MEMBERS=len(settings.masters) if highly_available else "",
                 ATTEMPTS=ATTEMPTS,
             ),
             triggers=reasons,

@@ -73,6 +73,10 @@ MOCK_JOIN_COMMAND = (
 )
 
 
+MOCK_CERTIFICATE_KEY = "c0ffee" + "0" * 58
+MOCK_CERTIFICATE_KEY_FLAGS = f" --control-plane --certificate-key {MOCK_CERTIFICATE_KEY}"
+
+
 def _encode(value: Any) -> str:
     """Config values reach the program as strings; structured ones as JSON (as the CLI does)."""
     if isinstance(value, bool):
@@ -200,6 +204,8 @@ class Mocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "command:remote:Command":
             outputs["stdout"] = self._stdout(args.name, generation)
+            if "\nCONTROL_PLANE=true\n" in script_of(args.inputs.get("create", "")):
+                outputs["stdout"] += MOCK_CERTIFICATE_KEY_FLAGS  # what kubeadm adds for a master
             outputs["stderr"] = ""
         elif args.typ == "tls:index/privateKey:PrivateKey":
             private, public = key_pair(f"{args.name} {generation}")
@@ -406,7 +412,15 @@ def ssh_home(tmp_path, monkeypatch) -> Path:
 
 
 # What tests may touch in the checkout: caches and the virtualenv make test made.
-CHECKOUT_SCRATCH = {".venv", ".pytest_cache", ".ruff_cache", ".hypothesis", "__pycache__", ".git"}
+CHECKOUT_SCRATCH = {
+    ".venv",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "__pycache__",
+    ".git",
+    "mutants",
+}
 
 
 def _checkout_files() -> dict[str, int | None]:

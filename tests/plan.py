@@ -533,8 +533,10 @@ def delete_skipped(plan: Plan, urn: str) -> bool:
 
 def _runs(plan: Plan) -> None:
     """The host scripts the plan runs: deletes first (stored script, stored host), then the
-    creates and updates, as the engine orders deletes of replacements and removals."""
-    deletes, creates = [], []
+    creates and updates, as the engine orders deletes of replacements and removals: a resource
+    is deleted only after everything that depends on it (ScheduleDeletes' antichains, reversed:
+    pulumi/pulumi@1b5949891b:pkg/resource/deploy/step_generator.go)."""
+    deleted, creates = [], []
     old = _custom(plan.old)
     for urn, kind in plan.steps.items():
         resource = plan.resource(urn)
@@ -543,13 +545,20 @@ def _runs(plan: Plan) -> None:
         if kind in (REPLACE, DELETE):
             stored = old[urn]
             if stored.plain_inputs.get("delete") and not delete_skipped(plan, urn):
-                deletes.append(_run(stored, "delete"))
+                deleted.append(stored)
         if kind in (CREATE, REPLACE):
             creates.append(_run(resource, "create"))
         elif kind == UPDATE:
             creates.append(
                 _run(resource, "update" if resource.plain_inputs.get("update") else "create")
             )
+    deletes = []
+    while deleted:
+        # those no other remaining deletion depends on go first, in their order
+        free = [r for r in deleted if not any(plan.old.depends_on(o, r) for o in deleted)]
+        assert free, "the deleted resources depend on each other in a cycle"
+        deletes += [_run(r, "delete") for r in free]
+        deleted = [r for r in deleted if r not in free]
     plan.runs = deletes + creates
 
 
@@ -625,7 +634,7 @@ def problems(plan: Plan) -> list[str]:
                 )
     # kubeadm init or join running again in place (create re-run by an update).
     for run in plan.runs:
-        if run.phase == "update" and run.script in ("init-control-plane", "join-worker"):
+        if run.phase == "update" and run.script in ("init-control-plane", "join-node"):
             found.append(f"{run.command} runs {run.script} again in place")
     # A host step whose clean-up is skipped although its host keeps its disk: the state it made
     # stays on the host while the stack forgets it.

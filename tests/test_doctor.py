@@ -737,6 +737,21 @@ def test_the_current_track_probes_what_its_hosts_will_fetch(machine, recorder, m
     assert not [n for n in checks if n.startswith(("centosVault", "dockerVersion"))]
 
 
+def test_three_masters_also_probe_kube_vips_registry(machine, recorder, monkeypatch):
+    monkeypatch.setattr(doctor, "PROBE_TIMEOUT_SECONDS", 20.0)
+    monkeypatch.setattr(doctor, "PROBE_DEADLINE_SECONDS", 30.0)
+    base = address(recorder)
+    document = yaml.safe_load((ROOT / "Pulumi.ha.yaml").read_text())
+    machine.config = dict(document["config"])
+    sources = {**current_sources_at(base), "kubeVipImage": f"{base}/kube-vip/kube-vip:v1"}
+    machine.config.update({f"{PROJECT}:{k}": v for k, v in sources.items()})
+    checks = machine.diagnose("ha")
+    problems = {n: c.detail for n, c in checks.items() if c.status != doctor.OK}
+    assert problems == {}
+    probed = {n for n, c in checks.items() if "http://" in c.detail}
+    assert probed == CURRENT_PROBES | {"kubeVipImage"}
+
+
 def test_the_tutorials_probes_are_the_ones_it_always_had(machine, recorder, monkeypatch):
     monkeypatch.setattr(doctor, "PROBE_TIMEOUT_SECONDS", 20.0)
     monkeypatch.setattr(doctor, "PROBE_DEADLINE_SECONDS", 30.0)

@@ -740,7 +740,7 @@ def test_join_command_fails_when_the_token_cannot_be_made_and_a_rerun_works(
     assert JOIN_PATTERN.fullmatch(succeeded(run(lab, MASTER, sent[JOIN_COMMAND])).stdout.strip())
 
 
-# --- join-worker.sh --------------------------------------------------------------------------
+# --- join-node.sh --------------------------------------------------------------------------
 
 
 def test_join_runs_kubeadm_join_from_a_config_file_made_from_stdin(joined, sent):
@@ -1089,7 +1089,7 @@ EXERCISED = {
     (USER_KUBECONFIG, "create"): "user-kubeconfig",
     (KUBECONFIG, "create"): "print-kubeconfig",
     (JOIN_COMMAND, "create"): "create-join-command",
-    (JOIN, "create"): "join-worker",
+    (JOIN, "create"): "join-node",
     (JOIN, "update"): "check-joined",
     (JOIN, "delete"): "reset-node",
     (REGISTERED, "create"): "wait-node-registered",
@@ -1595,7 +1595,7 @@ SECRET_STEP_FAILURES = {
         ("initialised", lambda lab: lab.api_down()),
         ("prepared", lambda lab: None),
     ],
-    ("join-worker", "create"): [
+    ("join-node", "create"): [
         *[
             ("joinable", lambda lab, phase=phase: lab.host(WORKER).fail("kubeadm-join", phase))
             for phase in ("preflight", "kubelet-start", "crisocket")

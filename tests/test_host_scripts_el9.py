@@ -221,7 +221,7 @@ EXERCISED = {
     (USER_KUBECONFIG, "create"): "user-kubeconfig",
     (KUBECONFIG, "create"): "print-kubeconfig",
     (JOIN_COMMAND, "create"): "create-join-command",
-    (JOIN, "create"): "join-worker",
+    (JOIN, "create"): "join-node",
     (JOIN, "update"): "check-joined",
     (JOIN, "delete"): "reset-node",
     (REGISTERED, "create"): "wait-node-registered",

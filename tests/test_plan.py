@@ -59,13 +59,14 @@ from pulumi_command import remote
 from components.platforms import platform
 from tools import doctor
 
-LIBVIRT, EXISTING, CURRENT = "libvirt", "existing", "current"
+LIBVIRT, EXISTING, CURRENT, HA = "libvirt", "existing", "current", "ha"
 # mode -> (stack file, stack name, overrides): the tutorial's VMs, its existing machines, and the
 # current track's VMs.
 MODES = {
     LIBVIRT: ("dev", {"hostSource": "libvirt"}),
     EXISTING: ("dev", {"hostSource": "existing"}),
     CURRENT: ("current", {}),
+    HA: ("ha", {}),
 }
 TUTORIAL_ONLY = platform("tutorial").own_keys
 CURRENT_ONLY = platform("current").own_keys
@@ -499,6 +500,22 @@ CHANGES += [
         ("appMemoryLimit", {"appMemoryLimit": "1Gi"}, ADDONS_ONLY),
     ]
 ]  # fmt: skip
+HA_NODES = json.loads(stack_config("ha")["kubeadm-libvirt:nodes"])
+FOURTH_MASTER = {"name": "k8s-master4", "address": "192.168.70.25", "role": "master"}
+# The HA control plane (Pulumi.ha.yaml): its own keys and the master edits.
+CHANGES += [
+    ("current: controlPlaneEndpoint", CURRENT, ["controlPlaneEndpoint"],
+     {"controlPlaneEndpoint": "192.168.60.20"}, NEW_CLUSTER),
+    ("current: kubeVipImage", CURRENT, ["kubeVipImage"],
+     {"kubeVipImage": "ghcr.io/kube-vip/kube-vip:v1.2.4"}, NOTHING),
+    ("ha: controlPlaneEndpoint", HA, ["controlPlaneEndpoint"],
+     {"controlPlaneEndpoint": "192.168.70.19"}, NEW_CLUSTER),
+    ("ha: kubeVipImage", HA, ["kubeVipImage"],
+     {"kubeVipImage": "ghcr.io/kube-vip/kube-vip:v1.2.4"}, HOSTS_IN_PLACE),
+    ("add a master", HA, ["nodes"], {"nodes": HA_NODES + [FOURTH_MASTER]}, NODES_ADDED_OR_REMOVED),
+    ("remove a master", HA, ["nodes"], {"nodes": HA_NODES[:2] + HA_NODES[3:]},
+     NODES_ADDED_OR_REMOVED),
+]  # fmt: skip
 IDS = [label for label, *_ in CHANGES]
 
 
@@ -541,7 +558,7 @@ def test_every_key_of_each_track_has_a_change_with_an_outcome(mode, other):
 
 
 @pytest.mark.parametrize("engine", ENGINES, ids=str)
-@pytest.mark.parametrize("mode", [LIBVIRT, EXISTING, CURRENT])
+@pytest.mark.parametrize("mode", [LIBVIRT, EXISTING, CURRENT, HA])
 def test_an_unchanged_configuration_plans_nothing(mode, engine):
     plan = simulate(base(mode), base(mode), deployed(mode), engine, deployed(mode))
     assert plan.changed() == {} and plan.runs == []
@@ -622,7 +639,7 @@ def test_a_rebuilt_worker_is_prepared_and_joins_again_with_a_fresh_token(engine)
     assert runs_of(plan, "worker-k8s-node01-join-command") == [
         ("create", "create-join-command", "192.168.50.21")
     ]
-    assert ("create", "join-worker", new) in runs_of(plan, "worker-k8s-node01-join")
+    assert ("create", "join-node", new) in runs_of(plan, "worker-k8s-node01-join")
 
 
 def test_a_rebuilt_workers_old_vm_is_reset_first_only_before_3_260():
@@ -647,7 +664,7 @@ def test_a_rebuilt_workers_old_vm_is_reset_first_only_before_3_260():
 def test_an_existing_workers_new_address_resets_the_old_host_and_joins_the_new_one():
     plan = planned("existing: move a worker")
     assert ("delete", "reset-node", "192.168.50.22") in runs_of(plan, "worker-k8s-node01-join")
-    assert ("create", "join-worker", "192.168.50.32") in runs_of(plan, "worker-k8s-node01-join")
+    assert ("create", "join-node", "192.168.50.32") in runs_of(plan, "worker-k8s-node01-join")
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CHANGES if c[4] == NEW_CLUSTER])
@@ -708,8 +725,13 @@ def test_repository_changes_rerun_only_the_preparation_and_the_check():
 def readme_change_table() -> dict[str, dict[str, str]]:
     """mode -> key -> outcome, from docs/changes.md's table."""
     section = (ROOT / "docs/changes.md").read_text()
-    table: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}}
-    modes = {"libvirt VMs": LIBVIRT, "existing machines": EXISTING, "current track": CURRENT}
+    table: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}, HA: {}}
+    modes = {
+        "libvirt VMs": LIBVIRT,
+        "existing machines": EXISTING,
+        "current track": CURRENT,
+        "three masters": HA,
+    }
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3 or cells[0] not in OUTCOMES:
@@ -723,7 +745,7 @@ def readme_change_table() -> dict[str, dict[str, str]]:
 @pytest.mark.parametrize("engine", ENGINES, ids=str)
 def test_the_change_table_says_what_the_simulator_computes(engine):
     table = readme_change_table()
-    computed: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}}
+    computed: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}, HA: {}}
     for label, mode, keys, _, _ in CHANGES:
         if (
             label.startswith(
@@ -979,3 +1001,78 @@ def test_the_doctor_accepts_no_cli_newer_than_the_newest_engine_modelled():
     assert (low_major, low_minor) >= oldest
     newest_accepted = (high_major, high_minor - 1) if high_patch == 0 else (high_major, high_minor)
     assert newest_accepted <= NEWEST_MODELLED_CLI, (doctor.PULUMI_RANGE, NEWEST_MODELLED_CLI)
+
+
+# --- three masters --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+def test_adding_a_master_joins_it_after_the_others_and_touches_nothing_else(engine):
+    plan = planned("add a master", engine)
+    remote_runs = [(r.command, r.phase, r.script) for r in plan.runs]
+    new_steps = [
+        ("control-plane-k8s-master4-join-command", "create", "create-join-command"),
+        ("control-plane-k8s-master4-join", "create", "join-node"),
+        ("control-plane-k8s-master4-registered", "create", "wait-node-registered"),
+    ]
+    assert [r for r in remote_runs if "k8s-master4" in r[0] and r[0].startswith("control")] == (
+        new_steps
+    )
+    assert not any(
+        r.command == "control-plane-init" or r.command.endswith(("-join", "-join-command"))
+        for r in plan.runs
+        if "k8s-master4" not in r.command
+    ), remote_runs
+    # etcd takes one learner at a time: the new master's token waits for the last master
+    new = plan.new
+    assert new.depends_on(
+        new.named("control-plane-k8s-master4-join-command"),
+        new.named("control-plane-k8s-master3-registered"),
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+def test_removing_a_master_removes_its_member_on_the_first_master(engine):
+    """The leaving VM's own reset is skipped (its disk goes too), so the etcd member must be
+    removed from the first master, before the VM goes."""
+    plan = planned("remove a master", engine)
+    runs = [(r.command, r.phase, r.script, r.host) for r in plan.runs if "k8s-master3" in r.command]
+    assert runs == [
+        ("control-plane-k8s-master3-registered", "delete", "remove-node", "192.168.70.21"),
+    ]
+    assert "ha-k8s-master3" not in {d.plain_inputs["name"] for d in plan.new.of_type(DOMAIN)}
+    others = {r.command for r in plan.runs if "k8s-master3" not in r.command}
+    assert not others - {n for n in others if n.startswith(("smoke-", "node-"))}, others
+
+
+def test_masters_leave_in_the_reverse_order_they_joined():
+    """Removing two masters at once: the engine deletes dependents first, so master3 (which
+    waited for master2) leaves before master2, each member removed while a majority is up."""
+    mode, config = HA, stack_config("ha", nodes=HA_NODES[:1] + HA_NODES[3:])
+    plan = simulate(base(mode), config, deployed(mode), CASCADE_ENGINE,
+                    run_with_fake_home(config, stack="ha"))  # fmt: skip
+    deletes = [r.command for r in plan.runs if r.phase == "delete"]
+    order = [d for d in deletes if d.endswith("-registered")]
+    assert order == [
+        "control-plane-k8s-master3-registered",
+        "control-plane-k8s-master2-registered",
+    ], deletes
+
+
+def test_one_master_with_a_virtual_address_grows_to_three_without_a_new_cluster():
+    """Supported growth: the address was there from the start, so the masters join it; the
+    first master's init, the workers and the add-ons stay."""
+    before = stack_config("current", controlPlaneEndpoint="192.168.60.20")
+    masters = [
+        {"name": f"k8s-master{i}", "address": f"192.168.60.{30 + i}", "role": "master"}
+        for i in (2, 3)
+    ]
+    after = stack_config(
+        "current", controlPlaneEndpoint="192.168.60.20", nodes=CURRENT_NODES + masters
+    )
+    old = run_with_fake_home(before, stack="current")
+    plan = simulate(before, after, old, CASCADE_ENGINE, run_with_fake_home(after, stack="current"))
+    assert outcome(plan) == NODES_ADDED_OR_REMOVED
+    assert "control-plane-init" not in plan.named(REPLACE) | plan.named(CREATE)
+    joined = [r.command for r in plan.runs if r.script == "join-node"]
+    assert joined == ["control-plane-k8s-master2-join", "control-plane-k8s-master3-join"]

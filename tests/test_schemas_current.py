@@ -51,17 +51,22 @@ SCHEMAS = Path(sys.prefix) / "schemas-current"
 VALIDATOR = Path(__file__).with_name("validate_schemas.py")
 
 # The modes whose objects differ: VMs made here, machines you have (no seed Job), swap kept
-# (other kubelet and preflight settings in the kubeadm files).
+# (other kubelet and preflight settings in the kubeadm files), three masters (the virtual
+# address, the masters' control-plane joins, kube-vip's Pod).
 MODES = {
-    "libvirt": {},
-    "existing-hosts": {"hostSource": "existing", "appSeedImage": ""},
-    "keep-swap": {"keepSwap": True},
+    "libvirt": (STACK, {}),
+    "existing-hosts": (STACK, {"hostSource": "existing", "appSeedImage": ""}),
+    "keep-swap": (STACK, {"keepSwap": True}),
+    "three-masters": ("ha", {}),
 }
 
 
 @pytest.fixture(scope="module", params=list(MODES))
 def current_run(request):
-    return run_with_fake_home(stack_config(STACK, **MODES[request.param]), stack=STACK)
+    stack, overrides = MODES[request.param]
+    run = run_with_fake_home(stack_config(stack, **overrides), stack=stack)
+    run.stack = stack  # which stack file's nodes it has
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -145,11 +150,17 @@ def init_documents(run) -> list[dict]:
 
 
 def join_documents(run) -> dict[str, dict]:
-    """worker name -> the JoinConfiguration its join command reads on stdin."""
-    nodes = json.loads(stack_config(STACK)["kubeadm-libvirt:nodes"])
+    """node name -> the JoinConfiguration its join command reads on stdin (every worker's, and
+    every master's after the first)."""
+    nodes = json.loads(stack_config(getattr(run, "stack", STACK))["kubeadm-libvirt:nodes"])
     workers = [n["name"] for n in nodes if n["role"] == "worker"]
-    assert workers, "the current stack has no workers"
-    return {w: yaml.safe_load(run.named(f"worker-{w}-join").plain_inputs["stdin"]) for w in workers}
+    masters = [n["name"] for n in nodes if n["role"] == "master"][1:]
+    assert workers, "the stack has no workers"
+    steps = {w: f"worker-{w}-join" for w in workers}
+    steps.update({m: f"control-plane-{m}-join" for m in masters})
+    return {
+        name: yaml.safe_load(run.named(step).plain_inputs["stdin"]) for name, step in steps.items()
+    }
 
 
 LEAVES = {
@@ -220,6 +231,19 @@ def test_every_kubernetes_object_is_valid_for_the_pinned_kubernetes_strict(curre
     assert schemas == dict.fromkeys(objects, minor(version)), "not checked against the pinned minor"
 
 
+def test_kube_vips_static_pods_are_valid_pods_for_the_pinned_kubernetes():
+    """The files the masters get in /etc/kubernetes/manifests: the kubelet reads them as Pods."""
+    run = run_with_fake_home(stack_config("ha"), stack="ha")
+    values = init_values(run)
+    pods = {
+        "during init": yaml.safe_load(values["VIRTUAL_ADDRESS_MANIFEST_INIT"]),
+        "after init": yaml.safe_load(values["VIRTUAL_ADDRESS_MANIFEST"]),
+    }
+    assert all(pod["kind"] == "Pod" for pod in pods.values())
+    report = validate(pods, kubernetes_version(run))
+    assert errors_of(report) == {}
+
+
 def test_the_lane_rejects_a_misspelled_field_in_the_programs_own_deployment(default_run):
     (app,) = [r for r in k8s_objects(default_run) if r.name == "app-deployment"]
     manifest = as_manifest(app)
@@ -261,7 +285,11 @@ def test_every_key_of_the_init_file_is_a_field_of_its_type(current_run):
 
 
 def test_every_key_of_each_join_file_is_a_join_configuration_field(current_run):
-    for worker, document in join_documents(current_run).items():
+    documents = join_documents(current_run)
+    masters = [name for name, document in documents.items() if "controlPlane" in document]
+    if getattr(current_run, "stack", STACK) == "ha":
+        assert len(masters) == 2, "the masters' joins are checked too"
+    for worker, document in documents.items():
         assert (document.get("apiVersion"), document.get("kind")) == (
             KUBEADM_V1BETA4,
             "JoinConfiguration",

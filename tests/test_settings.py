@@ -132,9 +132,12 @@ def test_registry_outside_the_node_network_is_rejected():
 
 @pytest.mark.parametrize(
     ("roles", "found"),
-    [(["worker", "worker", "worker"], "found 0"), (["master", "master", "worker"], "found 2")],
+    [
+        (["worker", "worker", "worker"], "need a master, found none"),
+        (["master", "master", "worker"], "2 masters: the tutorial track builds one master"),
+    ],
 )
-def test_not_exactly_one_master_is_rejected(roles, found):
+def test_not_exactly_one_master_is_rejected_on_the_tutorial_track(roles, found):
     nodes = [dict(n, role=r) for n, r in zip(DEV_NODES, roles, strict=True)]
     error = rejected(nodes=nodes)
     assert error.key == "nodes[*].role"

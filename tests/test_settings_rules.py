@@ -15,6 +15,7 @@ from conftest import PROJECT, PROJECT_FILE, key_pair, stack_config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from components.fields import MAX_URL_LENGTH
 from components.platforms import platform
 from components.settings import EncryptedValue, SettingsError, check, validate
 
@@ -68,6 +69,8 @@ SCALAR_STRINGS.update(
     containerdVersion="2.3.4",
     kubernetesCniVersion="0.6.0",
     flannelCniPluginImage="ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
+    controlPlaneEndpoint="192.168.60.20",
+    kubeVipImage="ghcr.io/kube-vip/kube-vip:v1.2.3",
 )
 LIST_STRINGS = {
     "centosVaultBaseUrls": "https://vault.centos.org/7.9.2009",
@@ -567,7 +570,7 @@ def test_every_rendered_command_stays_far_below_linuxs_argument_limit(home):
         }
         for i in range(64)
     ]
-    long_url = "https://" + "m" * 60 + ".example/" + "p" * 1900
+    long_url = "https://" + "m" * 60 + ".example/" + "p" * (MAX_URL_LENGTH - 80)
     config = stack_config(
         "dev",
         nodes=nodes,
@@ -755,6 +758,17 @@ def test_a_registry_mirror_dockerd_takes_is_accepted(home, mirror):
 )
 def test_urls_take_no_query_or_fragment_their_consumer_does_not_need(home, key, value):
     rejected(home, key=None, **{key: value})
+
+
+def test_a_url_past_the_length_cap_is_refused_naming_the_key(home):
+    base = "https://vault.example/"
+    accepted(home, centosVaultBaseUrls=[base + "v" * (MAX_URL_LENGTH - len(base))])
+    error = rejected(
+        home,
+        "centosVaultBaseUrls[0]",
+        centosVaultBaseUrls=[base + "v" * (MAX_URL_LENGTH + 1 - len(base))],
+    )
+    assert f"longer than {MAX_URL_LENGTH} characters" in str(error)
 
 
 def test_the_base_image_may_be_a_signed_download_url(home):

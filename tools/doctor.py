@@ -804,6 +804,9 @@ def _image_sources(settings: Settings) -> list[Source]:
         key = next((k for k, v in flannel_settings.items() if v == image), "")
         images.setdefault(key or f"flannel {container}", (image, key, image))
     images["registryImage"] = (settings.registry.image, "registryImage", settings.registry.image)
+    if settings.control_plane_endpoint and settings.kube_vip_image:
+        vip = settings.kube_vip_image
+        images["kubeVipImage"] = (vip, "kubeVipImage", vip)
     tool = settings.app.seed_tool_image
     images["appSeedToolImage"] = (tool, "appSeedToolImage", tool)
     if settings.app.seed_image:

@@ -68,6 +68,9 @@ class Platform:
     registry_address_scripts: tuple[str, str]
     """The scripts that add and remove the registry's address on the master."""
     flannel: Flannel
+    max_masters: int
+    max_masters_reason: str
+    """Why a node list with more masters than max_masters is refused."""
     refuses_rsa_host_keys: bool = False
 
     # --- builders, each overridden per track ---------------------------------------------------
@@ -118,6 +121,11 @@ class Platform:
         """container name in the manifest -> its image."""
         raise NotImplementedError
 
+    def virtual_address_manifest(self, settings: Settings, kubeconfig: str) -> str:
+        """The static Pod that holds controlPlaneEndpoint on a master, reading the API with
+        kubeconfig (a path on the host); only tracks with max_masters > 1 have one."""
+        raise NotImplementedError(f"the {self.track} track has no virtual API address")
+
 
 @dataclass(frozen=True)
 class JoinCommand:
@@ -126,6 +134,8 @@ class JoinCommand:
     endpoint: str
     token: str
     ca_cert_hash: str
+    certificate_key: str = ""
+    """The key of the uploaded control-plane certificates: a master's join only."""
 
     @property
     def token_id(self) -> str:

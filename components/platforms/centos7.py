@@ -222,6 +222,12 @@ PLATFORM = CentOS7(
         "flannelImage": "quay.io/coreos/flannel:v0.11.0-amd64",
     },
     own_keys=frozenset({"centosVaultBaseUrls", "dockerVersion", "kubernetesCniVersion"}),
+    max_masters=1,
+    max_masters_reason=(
+        "the tutorial track builds one master: kubeadm 1.13's control-plane join is "
+        "experimental (--experimental-control-plane) and needs the certificates copied by hand "
+        "(--certificate-key came with 1.14); the current track builds three"
+    ),
     kubernetes_versions=r"v1\.13\.[0-9]{1,3}",
     kubernetes_versions_text=(
         "v1.13.PATCH (the manifests, packages and flags of this track are Kubernetes 1.13's)"

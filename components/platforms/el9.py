@@ -41,6 +41,7 @@ from components.platforms import MANIFESTS, Flannel, HostFile, JoinCommand, Plat
 if TYPE_CHECKING:
     from components.settings import NodeSpec, Settings
 
+API_SERVER_PORT = 6443
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 CERTS_DIRECTORY = "/etc/containerd/certs.d"
 # The pause image kubeadm expects, by minor.
@@ -172,12 +173,20 @@ class EL9(Platform):
             {
                 "apiVersion": "kubeadm.k8s.io/v1beta4",
                 "kind": "InitConfiguration",
-                "localAPIEndpoint": {"advertiseAddress": str(master.address), "bindPort": 6443},
+                "localAPIEndpoint": {
+                    "advertiseAddress": str(master.address),
+                    "bindPort": API_SERVER_PORT,
+                },
                 "nodeRegistration": _node_registration(master, settings),
             },
             {
                 "apiVersion": "kubeadm.k8s.io/v1beta4",
                 "kind": "ClusterConfiguration",
+                **(
+                    {"controlPlaneEndpoint": settings.api_endpoint}
+                    if settings.control_plane_endpoint
+                    else {}
+                ),
                 "kubernetesVersion": k8s.version,
                 "imageRepository": k8s.image_repository,
                 "networking": {
@@ -204,7 +213,21 @@ class EL9(Platform):
             },
             "nodeRegistration": _node_registration(node, settings),
         }
+        if join.certificate_key:
+            # A master: its own API server and etcd member, the certificates downloaded with
+            # the key (v1beta4 JoinControlPlane; --certificate-key and --control-plane do not
+            # mix with --config).
+            document["controlPlane"] = {
+                "localAPIEndpoint": {
+                    "advertiseAddress": str(node.address),
+                    "bindPort": API_SERVER_PORT,
+                },
+                "certificateKey": join.certificate_key,
+            }
         return yaml.safe_dump(document, sort_keys=False)
+
+    def virtual_address_manifest(self, settings: Settings, kubeconfig: str) -> str:
+        return kube_vip_manifest(settings, kubeconfig)
 
     def flannel_images(self, settings: Settings) -> dict[str, str]:
         return {
@@ -212,6 +235,66 @@ class EL9(Platform):
             "install-cni": settings.flannel_image,
             "kube-flannel": settings.flannel_image,
         }
+
+
+# kube-vip mounts the kubeconfig it is given at admin.conf's path
+# (kube-vip/kube-vip@v1.2.3:pkg/kubevip/config_generator.go).
+KUBE_VIP_KUBECONFIG_MOUNT = "/etc/kubernetes/admin.conf"
+
+
+def kube_vip_manifest(settings: Settings, kubeconfig: str) -> str:
+    """kube-vip as a static Pod holding controlPlaneEndpoint by ARP on the node interface, with
+    leader election among the masters: what `kube-vip manifest pod --interface <if> --address
+    <vip> --controlplane --arp --leaderElection` makes at v1.2.3
+    (kube-vip/kube-vip@v1.2.3:pkg/kubevip/config_generator.go, config_envvar.go), with the
+    kubeconfig's hostPath typed File: a missing file then fails the Pod instead of becoming an
+    empty directory (containerd/containerd@v2.3.4:internal/cri/opts/spec_linux_opts.go)."""
+    env = {
+        "vip_arp": "true",
+        "port": str(API_SERVER_PORT),
+        "vip_interface": settings.network.interface,
+        "vip_subnet": "32",
+        "dns_mode": "first",
+        "cp_enable": "true",
+        "cp_namespace": "kube-system",
+        "vip_leaderelection": "true",
+        "vip_leasename": "plndr-cp-lock",
+        "vip_leaseduration": "15",
+        "vip_renewdeadline": "10",
+        "vip_retryperiod": "2",
+        "address": str(settings.control_plane_endpoint),
+        "prometheus_server": ":2112",
+    }
+    variables: list[dict] = [{"name": name, "value": value} for name, value in env.items()]
+    node_name = {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    variables.insert(2, {"name": "vip_nodename", "valueFrom": node_name})  # the generator's order
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "kube-vip",
+                    "image": settings.kube_vip_image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "args": ["manager"],
+                    "env": variables,
+                    "securityContext": {
+                        "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
+                    },
+                    "volumeMounts": [
+                        {"name": "kubeconfig", "mountPath": KUBE_VIP_KUBECONFIG_MOUNT}
+                    ],
+                }
+            ],
+            # kube-vip talks to the local API server as https://kubernetes:6443
+            "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}],
+            "hostNetwork": True,
+            "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig, "type": "File"}}],
+        },
+    }
+    return yaml.safe_dump(pod, sort_keys=False)
 
 
 def _node_registration(node: NodeSpec, settings: Settings) -> dict:
@@ -302,8 +385,17 @@ PLATFORM = EL9(
         "imageRepository": "registry.k8s.io",
         "flannelImage": "ghcr.io/flannel-io/flannel:v0.28.9",
         "flannelCniPluginImage": "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
+        # v1.2.2 read admin.conf's server (the VIP it had not taken yet) and never came up
+        # (kube-vip/kube-vip@v1.2.3:pkg/manager/manager.go, #1658).
+        "kubeVipImage": "ghcr.io/kube-vip/kube-vip:v1.2.3",
     },
-    own_keys=frozenset({"containerdVersion", "flannelCniPluginImage"}),
+    own_keys=frozenset(
+        {"containerdVersion", "flannelCniPluginImage", "controlPlaneEndpoint", "kubeVipImage"}
+    ),
+    # etcd's writes wait for a majority; seven members tolerate three failures, more only slow
+    # it down (etcd-io/etcd@v3.6.14:Documentation, FAQ "cluster size").
+    max_masters=7,
+    max_masters_reason="more than 7 masters only slow etcd down (each write waits for a majority)",
     kubernetes_versions=r"v1\.36\.[0-9]{1,3}",
     kubernetes_versions_text=(
         "v1.36.PATCH (the kubeadm configuration, pause image and flannel of this track were "

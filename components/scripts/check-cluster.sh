@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# On the master: every node Ready, every kube-system pod Running, flannel running on every node,
-# and the app answering 200 through the master's and a worker's address. Things that settle get
-# a bounded number of tries; then every problem is named.
+# On the (first) master: every node Ready, every kube-system pod Running, flannel running on every
+# node, the app answering 200 through the master's and a worker's address, and with more than one
+# master the API through its virtual address and one voting etcd member per master. Things that
+# settle get a bounded number of tries; then every problem is named.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
@@ -32,6 +33,21 @@ look() {
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${url}" || true)
     [[ "${code}" == 200 ]] || problems+=("the app answered ${code:-nothing} at ${url}, not 200")
   done
+  if [[ -n "${API_URL}" ]]; then
+    # /livez is open to anyone (the system:public-info-viewer role); -k: the check is that the
+    # virtual address answers, the kubeconfig pins the CA.
+    code=$(curl -k -s -o /dev/null -w '%{http_code}' --max-time 5 "${API_URL}" || true)
+    [[ "${code}" == 200 ]] || problems+=("the API answered ${code:-nothing} at ${API_URL}, not 200")
+  fi
+  if [[ -n "${ETCD_MEMBERS}" ]]; then
+    local members voting=0 status learner
+    members=$(etcdctl_here member list 2>&1) || problems+=("cannot list etcd members: ${members}")
+    while IFS=, read -r _ status _ _ _ learner; do
+      if [[ "${status# }" == started && "${learner# }" == false ]]; then voting=$((voting + 1)); fi
+    done <<<"${members}"
+    ((voting == ETCD_MEMBERS)) ||
+      problems+=("etcd has ${voting} voting members, not ${ETCD_MEMBERS} (one per master)")
+  fi
 }
 
 step "checking nodes, kube-system pods, flannel and the app"
@@ -40,6 +56,8 @@ for attempt in $(seq 1 "${ATTEMPTS}"); do
   if ((${#problems[@]} == 0)); then
     step "ok: nodes ${NODES// /, } Ready; kube-system pods Running; flannel on every node"
     for url in ${APP_URLS}; do step "ok: the app answers 200 at ${url}"; done
+    if [[ -n "${API_URL}" ]]; then step "ok: the API answers at ${API_URL}"; fi
+    if [[ -n "${ETCD_MEMBERS}" ]]; then step "ok: etcd has ${ETCD_MEMBERS} voting members"; fi
     exit 0
   fi
   if ((attempt < ATTEMPTS)); then sleep 5; fi

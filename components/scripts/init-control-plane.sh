@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# kubeadm init on the master, once: /etc/kubernetes/admin.conf marks a finished init. The track
-# gives its flags (INIT_FLAGS, one per line), its configuration file (INIT_CONFIG), or both.
+# kubeadm init on the (first) master, once: /etc/kubernetes/admin.conf marks a finished init. The
+# track gives its flags (INIT_FLAGS, one per line), its configuration file (INIT_CONFIG), or both;
+# with a virtual API address, kube-vip's static Pod (VIRTUAL_ADDRESS_MANIFEST*) holds it.
 # kubeadm's own output holds a bootstrap token, so it goes to a root-only log, not to Pulumi.
 set -euo pipefail
 log=/var/log/kubeadm-init.log
@@ -20,6 +21,11 @@ else
   if [[ -n "${INIT_FLAGS}" ]]; then
     mapfile -t init_flags <<<"${INIT_FLAGS}"
   fi
+  if [[ -n "${VIRTUAL_ADDRESS_MANIFEST_INIT}" ]]; then
+    # kubeadm init reaches the API through the virtual address, so kube-vip must hold it
+    # during init, with super-admin.conf: admin.conf has rights only once init is done.
+    write_file "${VIRTUAL_ADDRESS_POD}" "${VIRTUAL_ADDRESS_MANIFEST_INIT}" 0600 || true
+  fi
   if [[ -n "${INIT_CONFIG}" ]]; then
     trap 'rm -f "${config}"' EXIT
     install -m 0600 /dev/null "${config}"
@@ -33,6 +39,11 @@ else
     kubeadm reset -f >>"${log}" 2>&1 || true
     fail "kubeadm init failed (full log: ${log}, journalctl -u kubelet)"
   fi
+fi
+
+if [[ -n "${VIRTUAL_ADDRESS_MANIFEST}" ]] &&
+  write_file "${VIRTUAL_ADDRESS_POD}" "${VIRTUAL_ADDRESS_MANIFEST}" 0600; then
+  step "kube-vip reads the API with admin.conf from now on"
 fi
 
 # kubeadm init always makes a 24h bootstrap token and prints it ("[bootstrap-token] Using

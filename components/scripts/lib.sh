@@ -31,13 +31,28 @@ write_file() {
 # by [redacted].
 redact() { sed -E 's/[A-Za-z0-9]{6}\.[A-Za-z0-9]{16}/[redacted]/g'; }
 
-# redacted_tail FILE [SECRET]: the last 30 lines of a kubeadm log, redacted, with SECRET itself
-# replaced by [redacted] too.
+# redacted_tail FILE [SECRET...]: the last 30 lines of a kubeadm log, redacted, with each SECRET
+# itself replaced by [redacted] too.
 redacted_tail() {
-  local text
+  local text secret
   text=$(tail -n 30 "$1")
-  if [[ -n ${2-} ]]; then text=${text//"$2"/[redacted]}; fi
+  for secret in "${@:2}"; do
+    if [[ -n $secret ]]; then text=${text//"$secret"/[redacted]}; fi
+  done
   redact <<<"$text"
+}
+
+# etcdctl_here ARGS...: etcdctl inside this master's etcd container, through the CRI (no API
+# needed), with kubeadm's health-check client certificate (kubeadm's constants: pki/etcd/;
+# etcd's image has etcdctl: etcd-io/etcd@v3.6.14:Dockerfile).
+etcdctl_here() {
+  local container
+  container=$(crictl ps --name '^etcd$' -q) || return 1
+  [[ -n $container ]] || { echo "no etcd container runs on this host" >&2; return 1; }
+  crictl exec "$container" etcdctl --endpoints=https://127.0.0.1:2379 \
+    --cacert=/etc/kubernetes/pki/etcd/ca.crt \
+    --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+    --key=/etc/kubernetes/pki/etcd/healthcheck-client.key "$@"
 }
 
 # kubelet_client_cn: the CN of the kubelet's client certificate, if the host has one: a

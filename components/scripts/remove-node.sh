@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# On the master: drain a worker and delete its Node object before the worker is reset.
+# On the (first) master: drain a worker, or a master joined after the first, and delete its Node
+# object before the node is reset; a master's etcd member is removed first (one at a time: etcd
+# changes membership only with a majority up), so its reset finds it gone.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 
@@ -23,6 +25,18 @@ step "draining node ${WORKER_NAME}"
 read -r -a drain_flags <<<"${DRAIN_FLAGS}"
 kubectl drain "${WORKER_NAME}" "${drain_flags[@]}" ||
   warn "drain of ${WORKER_NAME} did not finish; deleting the node anyway"
+if [[ -n "${ETCD_MEMBER}" ]]; then
+  members=$(etcdctl_here member list) || fail "cannot list the etcd members"
+  member_id=""
+  while IFS=, read -r id _ name _; do
+    if [[ "${name# }" == "${ETCD_MEMBER}" ]]; then member_id=${id}; fi
+  done <<<"${members}"
+  if [[ -n "${member_id}" ]]; then
+    step "removing etcd member ${ETCD_MEMBER} (${member_id})"
+    etcdctl_here member remove "${member_id}" >/dev/null ||
+      fail "etcdctl member remove ${member_id} (${ETCD_MEMBER}) failed"
+  fi
+fi
 kubectl delete node "${WORKER_NAME}" --ignore-not-found ||
   fail "kubectl delete node ${WORKER_NAME} failed"
 step "node ${WORKER_NAME} removed"

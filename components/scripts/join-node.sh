@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Join this worker, once: /etc/kubernetes/kubelet.conf with this node's kubelet certificate marks
-# a finished join. The kubeadm JoinConfiguration (it holds the bootstrap token) arrives on stdin
-# and reaches kubeadm as a root-only file: the token is never on a command line.
+# Join this worker, or this master after the first, once: /etc/kubernetes/kubelet.conf with this
+# node's kubelet certificate marks a finished join. The kubeadm JoinConfiguration (it holds the
+# bootstrap token, and a master's certificate key) arrives on stdin and reaches kubeadm as a
+# root-only file: neither is ever on a command line. A master gets kube-vip's static Pod after
+# the join (kubeadm's join preflight wants an empty manifests directory).
 set -euo pipefail
 log=/var/log/kubeadm-join.log
 config=/run/kubeadm-libvirt-join.yaml
 
 join_configuration=$(cat)
 
+place_virtual_address_pod() {
+  if [[ -n "${VIRTUAL_ADDRESS_MANIFEST}" ]] &&
+    write_file "${VIRTUAL_ADDRESS_POD}" "${VIRTUAL_ADDRESS_MANIFEST}" 0600; then
+    step "kube-vip runs here too, to hold the API's virtual address when this master leads"
+  fi
+}
+
 if [[ -f /etc/kubernetes/kubelet.conf ]]; then
   problem=$(not_this_node)
   if [[ -z "${problem}" ]]; then
     step "already joined"
+    place_virtual_address_pod
     exit 0
   fi
   # Joined under another name (the node was renamed on this address): start again.
@@ -23,6 +33,10 @@ grep -q '^kind: JoinConfiguration$' <<<"${join_configuration}" ||
 token=""
 if [[ "${join_configuration}" =~ [[:space:]]token:[[:space:]]*([^[:space:]]+) ]]; then
   token=${BASH_REMATCH[1]}
+fi
+certificate_key=""
+if [[ "${join_configuration}" =~ [[:space:]]certificateKey:[[:space:]]*([^[:space:]]+) ]]; then
+  certificate_key=${BASH_REMATCH[1]}
 fi
 
 step "kubeadm join ${CONTROL_PLANE_ENDPOINT}"
@@ -38,10 +52,11 @@ if [[ -n "${JOIN_FLAGS}" ]]; then
   join_flags+=("${extra_flags[@]}")
 fi
 if ! kubeadm join "${join_flags[@]}" >>"${log}" 2>&1; then
-  redacted_tail "${log}" "${token}" >&2 || true
+  redacted_tail "${log}" "${token}" "${certificate_key}" >&2 || true
   # A failed join may have written ca.crt, bootstrap-kubelet.conf or even kubelet.conf (the marker
   # above) and left the kubelet running: undo it, or a rerun would skip or fail its preflight.
   kubeadm reset -f >>"${log}" 2>&1 || true
   fail "kubeadm join failed (full log: ${log}, journalctl -u kubelet)"
 fi
+place_virtual_address_pod
 step "joined"
