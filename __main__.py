@@ -25,7 +25,11 @@ settings = load_settings()
 if settings.host_source is HostSource.LIBVIRT:
     hosts = LibvirtHosts("cluster", settings).hosts
     pulumi.export("libvirtUri", settings.libvirt.uri)
-    pulumi.export("domains", {n.name: settings.libvirt.domain_name(n.name) for n in settings.nodes})
+    pulumi.export("domains", {n.name: settings.libvirt.domain_name(n.name) for n in settings.vms})
+    pulumi.export(
+        "hypervisors",
+        {n.name: h.uri for h, placed in settings.placement().items() for n in placed},
+    )
 else:
     hosts = existing_hosts(settings)
 master, *other_masters = [host for host in hosts if host.is_master]

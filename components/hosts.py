@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -154,14 +155,15 @@ def host_for(
     )
 
 
-def existing_hosts(settings: Settings) -> list[Host]:
-    """Hosts for machines that already exist: no libvirt resource at all. A node's hostKey, when
-    configured, is pinned in every connection to it."""
-    unverified = [node.name for node in settings.nodes if not node.host_key]
+def existing_hosts(settings: Settings, nodes: Sequence[NodeSpec] | None = None) -> list[Host]:
+    """Hosts for machines that already exist (every node, or those given): no libvirt resource
+    at all. A node's hostKey, when configured, is pinned in every connection to it."""
+    nodes = settings.nodes if nodes is None else nodes
+    unverified = [node.name for node in nodes if not node.host_key]
     if unverified:
         pulumi.log.warn(
             "SSH host keys are not verified for "
             + ", ".join(unverified)
             + ": set nodes[i].hostKey to each host's /etc/ssh/ssh_host_ed25519_key.pub"
         )
-    return [host_for(node, settings.ssh, node.host_key) for node in settings.nodes]
+    return [host_for(node, settings.ssh, node.host_key) for node in nodes]

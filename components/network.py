@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_libvirt as libvirt
 
-from components.settings import LibvirtSettings, NetworkSettings
+from components.settings import NetworkSettings
 
 
 class NodeNetwork(pulumi.ComponentResource):
@@ -20,17 +20,18 @@ class NodeNetwork(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        libvirt_settings: LibvirtSettings,
+        network_name: str,
+        bridge: str | None,
         network: NetworkSettings,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:NodeNetwork", name, None, opts)
-        self.bridge = libvirt_settings.bridge
+        self.bridge = bridge
         self.network_id = None
         if self.bridge is None:
             nat = libvirt.Network(
                 f"{name}-nat",
-                name=libvirt_settings.network_name,
+                name=network_name,
                 mode="nat",
                 addresses=[str(network.node_network)],
                 dhcp=libvirt.NetworkDhcpArgs(enabled=False),

@@ -81,6 +81,8 @@ FALLBACK_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")
 DOCKER_BRIDGE = IPv4Network("172.17.0.0/16")
 # glibc reads at most three nameservers (resolv.h MAXNS); kubelet warns and drops the rest.
 MAX_NAMESERVERS = 3
+# A lab's worth of libvirt hosts; each one used gets a provider, a pool and a base image.
+MAX_HYPERVISORS = 16
 
 
 class SettingsError(pulumi.RunError):
@@ -118,6 +120,17 @@ class NodeConfig(Strict):
     memoryMiB: integer(512, 1 << 20) = None  # noqa: N815 - the config key
     diskGiB: integer(8, 1 << 14) = None  # noqa: N815
     hostKey: PublicKey = None  # noqa: N815
+    hypervisor: Hostname = None
+    existing: Boolean = None
+
+
+class HypervisorConfig(Strict):
+    """One entry of `hypervisors`: a libvirt host that nodes can be placed on."""
+
+    name: Hostname
+    uri: LibvirtUri
+    storagePoolPath: HostPath = None  # noqa: N815
+    bridge: BridgeName = None
 
 
 class StackConfig(Strict):
@@ -138,6 +151,7 @@ class StackConfig(Strict):
     sshPublicKey: PublicKey
     sshPrivateKey: PrivateKeyText
     libvirtUri: LibvirtUri
+    hypervisors: listed(HypervisorConfig, 0, MAX_HYPERVISORS, "hypervisors")
     libvirtNetworkName: LibvirtName
     libvirtBridge: BridgeName
     storagePoolName: LibvirtName
@@ -204,6 +218,10 @@ class NodeSpec:
     disk_gib: int
     host_key: str | None = None
     """The host's expected SSH public host key (existing machines), or None."""
+    hypervisor: str | None = None
+    """The name of the hypervisor (of `hypervisors`) the VM runs on; None: libvirtUri's."""
+    existing: bool = False
+    """A machine that outlives the stack (hostSource existing, or nodes[i].existing)."""
 
     @property
     def mac(self) -> str:
@@ -231,6 +249,23 @@ class SshSettings:
 
 
 @dataclass(frozen=True)
+class Hypervisor:
+    """A libvirt host the VMs run on: the stack's libvirtUri (name None) or one of
+    `hypervisors`."""
+
+    name: str | None
+    uri: str
+    pool_path: str
+    bridge: str | None
+    key: str
+    """The config key that sets it, for messages: libvirtUri or hypervisors[i]."""
+
+    @property
+    def label(self) -> str:
+        return self.name or "libvirtUri"
+
+
+@dataclass(frozen=True)
 class LibvirtSettings:
     uri: str
     network_name: str
@@ -241,10 +276,23 @@ class LibvirtSettings:
     domain_prefix: str
     """"" on stack dev (the tutorial's names), "<stack>-" on any other."""
     stack: str
+    named: tuple[Hypervisor, ...] = ()
+    """The hypervisors of `hypervisors`, in order."""
 
     def domain_name(self, node_name: str) -> str:
         """The libvirt domain of a node."""
         return f"{self.domain_prefix}{node_name}"
+
+    @property
+    def default(self) -> Hypervisor:
+        """Where a VM without nodes[i].hypervisor runs: libvirtUri."""
+        return Hypervisor(None, self.uri, self.pool_path, self.bridge, "libvirtUri")
+
+    def hypervisor(self, name: str | None) -> Hypervisor | None:
+        """The hypervisor of that name (None: libvirtUri's), or None when there is none."""
+        if name is None:
+            return self.default
+        return next((h for h in self.named if h.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -361,6 +409,21 @@ class Settings:
     @property
     def workers(self) -> tuple[NodeSpec, ...]:
         return tuple(n for n in self.nodes if n.role is Role.WORKER)
+
+    @property
+    def vms(self) -> tuple[NodeSpec, ...]:
+        """The nodes this stack creates as libvirt VMs."""
+        return tuple(n for n in self.nodes if not n.existing)
+
+    def placement(self) -> dict[Hypervisor, tuple[NodeSpec, ...]]:
+        """The hypervisors that run VMs, each with its VMs, in the order of first use. A node
+        naming no known hypervisor is left out (the settings refuse it)."""
+        placed: dict[Hypervisor, list[NodeSpec]] = {}
+        for node in self.vms:
+            hypervisor = self.libvirt.hypervisor(node.hypervisor)
+            if hypervisor is not None:
+                placed.setdefault(hypervisor, []).append(node)
+        return {h: tuple(nodes) for h, nodes in placed.items()}
 
 
 # --- reading and checking ----------------------------------------------------------------------
@@ -512,10 +575,12 @@ def _root(key: str) -> str:
 _MESSAGES = {
     "missing": "is not set (Pulumi.yaml declares a default for every key)",
     "literal_error": "must be one of {expected}",
-    "model_type": "must be an object with name, address and role",
-    "model_attributes_type": "must be an object with name, address and role",
     "dict_type": "must be an object",
 }
+# The keys an entry of a list of objects must have, for "must be an object with ...".
+_REQUIRED = {"nodes": "name, address and role", "hypervisors": "name and uri"}
+# The model of an entry of each list of objects, for unknown keys.
+_ENTRIES = {"nodes": NodeConfig, "hypervisors": HypervisorConfig}
 
 
 def _field_errors(error: ValidationError, secret_keys: set[str]) -> list[SettingsError]:
@@ -528,6 +593,8 @@ def _field_errors(error: ValidationError, secret_keys: set[str]) -> list[Setting
             problem = str(detail["ctx"]["error"])
         elif detail["type"] == "extra_forbidden":
             problem = _unknown_key_problem(location)
+        elif detail["type"] in ("model_type", "model_attributes_type"):
+            problem = f"must be an object with {_REQUIRED.get(location[0], 'its keys')}"
         elif detail["type"] in _MESSAGES:
             problem = _MESSAGES[detail["type"]].format(**detail.get("ctx", {}))
         else:
@@ -541,16 +608,17 @@ def _field_errors(error: ValidationError, secret_keys: set[str]) -> list[Setting
 def _unknown_key_problem(location: tuple) -> str:
     """An unknown key, with the key it was probably meant to be."""
     name = str(location[-1])
-    in_node = location[0] == "nodes"
-    known = list(NodeConfig.model_fields if in_node else StackConfig.model_fields)
+    entry = _ENTRIES.get(location[0]) if len(location) > 1 else None
+    known = list((entry or StackConfig).model_fields)
     guess = {k.lower(): k for k in known}.get(name.lower()) or next(
         iter(difflib.get_close_matches(name, known, n=1, cutoff=0.7)), None
     )
-    if in_node:
+    if entry is not None:
+        what = "a node" if entry is NodeConfig else "a hypervisor"
         return (
             f"unknown key; did you mean {guess}?"
             if guess
-            else (f"unknown key; a node has {', '.join(known)}")
+            else (f"unknown key; {what} has {', '.join(known)}")
         )
     hint = f"; did you mean {guess}?" if guess else " (see Pulumi.yaml)"
     return f"is not a setting of this project{hint} Remove it: pulumi config rm {name}"
@@ -583,8 +651,20 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
             memory_mib=node.memoryMiB or config.nodeMemoryMiB,
             disk_gib=node.diskGiB or config.nodeDiskGiB,
             host_key=node.hostKey,
+            hypervisor=node.hypervisor,
+            existing=host_source is HostSource.EXISTING or bool(node.existing),
         )
         for node in config.nodes
+    )
+    named = tuple(
+        Hypervisor(
+            name=h.name,
+            uri=h.uri,
+            pool_path=(h.storagePoolPath or config.storagePoolPath) + suffix,
+            bridge=h.bridge or None,
+            key=f"hypervisors[{i}]",
+        )
+        for i, h in enumerate(config.hypervisors)
     )
     return Settings(
         track=config.track,
@@ -606,6 +686,7 @@ def _build(config: StackConfig, ssh: SshSettings, stack: str) -> Settings:
             base_image=value("baseImage"),
             domain_prefix="" if stack == DEV_STACK else f"{stack}-",
             stack=stack,
+            named=named,
         ),
         packages=PackageSettings(
             centos_vault_base_urls=value("centosVaultBaseUrls"),
@@ -724,6 +805,7 @@ def _cross_check(settings: Settings, config: StackConfig) -> Iterator[SettingsEr
     """Rules between keys, every problem of each."""
     yield from _check_track(settings, config)
     yield from _check_nodes(settings)
+    yield from _check_hypervisors(settings)
     yield from _check_names(settings)
     yield from _check_network(settings, config)
     yield from _check_cidrs(settings)
@@ -748,7 +830,7 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
             )
         names.setdefault(node.name, i)
         addresses.setdefault(node.address, i)
-        if node.host_key and settings.host_source is HostSource.LIBVIRT:
+        if node.host_key and not node.existing:
             yield SettingsError(
                 f"nodes[{i}].hostKey",
                 node.host_key,
@@ -780,8 +862,10 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
             "need at least one worker: the master keeps kubeadm's NoSchedule taint, so the app "
             "would never be scheduled",
         )
-    for index in masters if settings.host_source is HostSource.LIBVIRT else ():
+    for index in masters:
         master = settings.nodes[index]
+        if master.existing:
+            continue
         if master.vcpus < MASTER_MIN_VCPUS:
             yield SettingsError(
                 f"nodes[{index}].vcpus",
@@ -794,7 +878,7 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
                 master.memory_mib,
                 f"a master needs at least {MASTER_MIN_MEMORY_MIB} MiB for the control plane",
             )
-    if settings.host_source is HostSource.LIBVIRT and settings.ssh.user in own.system_accounts:
+    if settings.vms and settings.ssh.user in own.system_accounts:
         yield SettingsError(
             "sshUser",
             settings.ssh.user,
@@ -815,11 +899,86 @@ def _check_nodes(settings: Settings) -> Iterator[SettingsError]:
                 "while Pulumi's SSH client asks for ssh-rsa, so no connection would be made; "
                 "pin the host's ED25519 key (/etc/ssh/ssh_host_ed25519_key.pub)",
             )
-        if settings.host_source is HostSource.LIBVIRT and node.disk_gib < own.min_disk_gib:
+        if not node.existing and node.disk_gib < own.min_disk_gib:
             yield SettingsError(
                 f"nodes[{i}].diskGiB",
                 node.disk_gib,
                 f"is smaller than the {settings.track} track's image ({own.min_disk_gib} GiB)",
+            )
+
+
+def _check_hypervisors(settings: Settings) -> Iterator[SettingsError]:
+    """Every VM on a known hypervisor, each hypervisor once, and one L2 network for all nodes:
+    a libvirt NAT network lives on its own host, so a stack whose nodes are on more than one
+    place (a hypervisor, or existing machines) needs a bridge onto one LAN on every hypervisor."""
+    libvirt = settings.libvirt
+    names: dict[str, int] = {}
+    uris: dict[str, str] = {}
+    for i, hypervisor in enumerate(libvirt.named):
+        if hypervisor.name in names:
+            yield SettingsError(
+                f"hypervisors[{i}].name",
+                hypervisor.name,
+                f"duplicates hypervisors[{names[hypervisor.name]}].name",
+            )
+        if hypervisor.uri in uris:
+            yield SettingsError(
+                f"hypervisors[{i}].uri",
+                hypervisor.uri,
+                f"is {uris[hypervisor.uri]}'s too: name each libvirt host once",
+            )
+        names.setdefault(hypervisor.name, i)
+        uris.setdefault(hypervisor.uri, f"hypervisors[{i}]")
+    for i, node in enumerate(settings.nodes):
+        if node.hypervisor is None:
+            continue
+        if settings.host_source is HostSource.EXISTING:
+            yield SettingsError(
+                f"nodes[{i}].hypervisor",
+                node.hypervisor,
+                "places a VM, but hostSource is existing: every node is a machine you run",
+            )
+        elif node.existing:
+            yield SettingsError(
+                f"nodes[{i}].hypervisor",
+                node.hypervisor,
+                "places a VM, but the node is an existing machine (nodes[i].existing)",
+            )
+        elif libvirt.hypervisor(node.hypervisor) is None:
+            known = ", ".join(h.name for h in libvirt.named if h.name) or "none"
+            yield SettingsError(
+                f"nodes[{i}].hypervisor",
+                node.hypervisor,
+                f"is not the name of one of hypervisors (named: {known})",
+            )
+    placement = settings.placement()
+    default = libvirt.default
+    for hypervisor in placement:
+        if hypervisor.name and hypervisor.uri == default.uri and default in placement:
+            yield SettingsError(
+                f"{hypervisor.key}.uri",
+                hypervisor.uri,
+                "is libvirtUri, where the nodes without a hypervisor run: one libvirt host under "
+                "two names would hold two pools of one name; place those nodes on "
+                f"{hypervisor.name} too",
+            )
+    places = {h.label: [n.name for n in nodes] for h, nodes in placement.items()}
+    existing = [n.name for n in settings.nodes if n.existing]
+    if existing:
+        places["existing machines"] = existing
+    if len(places) < 2:
+        return
+    described = "; ".join(f"{place}: {', '.join(nodes)}" for place, nodes in places.items())
+    for hypervisor, nodes in placement.items():
+        if hypervisor.bridge is None:
+            key = "libvirtBridge" if hypervisor.name is None else f"{hypervisor.key}.bridge"
+            yield SettingsError(
+                key,
+                "",
+                f"is empty, so {', '.join(n.name for n in nodes)} on {hypervisor.label} would sit "
+                "on a NAT network of that host alone, which the other nodes cannot reach "
+                f"({described}); nodes on several places need a bridge onto one LAN or VLAN on "
+                "every hypervisor (README: Nodes on several libvirt hosts)",
             )
 
 

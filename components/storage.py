@@ -5,8 +5,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_libvirt as libvirt
 
-from components.settings import LibvirtSettings
-
 
 class ImageStore(pulumi.ComponentResource):
     """A directory pool (a fresh libvirt has no usable default pool) holding one base volume
@@ -19,23 +17,25 @@ class ImageStore(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        libvirt_settings: LibvirtSettings,
+        pool_name: str,
+        pool_path: str,
+        base_image: str,
         base_volume: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:ImageStore", name, None, opts)
         pool = libvirt.Pool(
             f"{name}-pool",
-            name=libvirt_settings.pool_name,
+            name=pool_name,
             type="dir",
-            target=libvirt.PoolTargetArgs(path=libvirt_settings.pool_path),
+            target=libvirt.PoolTargetArgs(path=pool_path),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         base = libvirt.Volume(
             f"{name}-base",
             name=base_volume,
             pool=pool.name,
-            source=libvirt_settings.base_image,
+            source=base_image,
             format="qcow2",
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

@@ -38,6 +38,7 @@ class NodeVm(pulumi.ComponentResource):
         public_key: str,
         domain_name: str,
         pin_host_key: Sequence[str],
+        hypervisor: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("kubeadm-libvirt:vm:NodeVm", name, None, opts)
@@ -61,11 +62,14 @@ class NodeVm(pulumi.ComponentResource):
         # cloud-init applies hostname, address and keys once per disk: a change to any of them
         # needs a fresh disk (and so a fresh VM), which a hash of the documents in the disk's
         # name brings about. The host key enters it through its public half, so the name is no
-        # secret; the user-data with the private half is.
+        # secret; the user-data with the private half is. A named hypervisor (hypervisor) enters
+        # the hash and the seed's name: a VM that moves to another hypervisor is replaced, disk,
+        # seed and domain (components/libvirt_hosts.py), while libvirtUri's names stay as ever.
+        on = () if hypervisor is None else (hypervisor,)
         disk_name = pulumi.Output.all(
             self.host_public_key,
             cloud_init.user_data(node, ssh_user, public_key, "", "", pin_host_key),
-        ).apply(lambda parts: f"{node.name}-{_digest(documents, *parts)}.qcow2")
+        ).apply(lambda parts: f"{node.name}-{_digest(documents, *parts, *on)}.qcow2")
         self.disk = libvirt.Volume(
             f"{name}-disk",
             name=disk_name,
@@ -77,7 +81,7 @@ class NodeVm(pulumi.ComponentResource):
         )
         seed = libvirt.CloudInitDisk(
             f"{name}-seed",
-            name=f"{node.name}-seed.iso",
+            name="-".join((node.name, *on, "seed.iso")),
             pool=store.pool_name,
             user_data=pulumi.Output.secret(user_data),
             **documents,

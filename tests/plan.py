@@ -5,7 +5,9 @@ the rules the engine and the providers apply, each encoded from its source:
 
 - the engine (pulumi/pulumi, pkg/resource/deploy/step_generator.go and step.go), in two
   versions, since the rules changed between the releases the doctor accepts (ENGINES):
-  * both: a new URN is created, a missing one deleted; a replaced resource gets a new ID, so
+  * both: a new URN is created, a missing one deleted; a resource handed to another provider
+    is replaced only when that provider's DiffConfig asks for it (providerChanged); a replaced
+    resource gets a new ID, so
     every input that uses it changes (modelled as unknown, as the engine's preview does);
     `replace_on_changes` turns a reported change of those properties into a replacement
     (applyReplaceOnChanges); a resource whose provider is replaced is replaced. A resource
@@ -366,7 +368,12 @@ def _decide(plan: Plan) -> None:
         if cascades and resource.deleted_with:
             dependents.setdefault(resource.deleted_with, []).append((urn, DELETED_WITH))
     for urn in new:
-        plan.steps[urn] = CREATE if urn not in old else _diff(plan, urn, changed[urn], {})
+        if urn not in old:
+            plan.steps[urn] = CREATE
+        elif _provider_changed(plan, old[urn], new[urn]):
+            plan.steps[urn] = REPLACE
+        else:
+            plan.steps[urn] = _diff(plan, urn, changed[urn], {})
     for urn in old:
         if urn not in new:
             plan.steps[urn] = DELETE
@@ -410,6 +417,25 @@ def _replaces_what_it_manages(provider: Registered) -> bool:
     if not provider.type.startswith("pulumi:providers:"):
         return False
     return provider.delete_before_replace or provider.type == KUBERNETES_PROVIDER
+
+
+def _provider_changed(plan: Plan, old: Registered, new: Registered) -> bool:
+    """A resource that moved to another provider (a different provider URN) is replaced only
+    when the new provider's DiffConfig, given the old provider's inputs, asks for a replacement
+    (step_generator.go providerChanged, v3.259.0 and 1b5949891b): pulumi-kubernetes for a new
+    clusterIdentifier; a bridged provider such as libvirt never (no ForcesProviderReplace). So a
+    VM handed to another hypervisor's provider under the same name is kept, not made there."""
+    before, after = _provider_urn(old.provider), _provider_urn(new.provider)
+    if before == after:
+        return False
+    if not before or not after:
+        return True
+    provider = plan.resource(after)
+    previous = _custom(plan.old).get(before)
+    if previous is None:
+        return False
+    changed = _changed(previous.plain_inputs, provider.plain_inputs)
+    return provider.type == KUBERNETES_PROVIDER and "clusterIdentifier" in changed
 
 
 def _provider_urn(reference: str) -> str:

@@ -928,3 +928,100 @@ def test_a_track_default_served_from_elsewhere_is_fine_and_named(machine, mirror
     assert check_.status == doctor.OK and "served from 127.0.0.2" in check_.detail
     assert moved["kubernetesRepoUrls[0]"].status == doctor.WARN
     assert "answers only through a redirect" in moved["kubernetesRepoUrls[0]"].detail
+
+
+# --- nodes on several hypervisors ----------------------------------------------------------------
+
+# One fake virsh for three hypervisors, answering per URI: the local one as HEALTHY_VIRSH does,
+# hv2 and hv3 as remote hosts with KVM, memory, a bridge br0 and (on hv2) the pool already made.
+MULTI_VIRSH = """#!/bin/sh
+uri=$2; shift 3
+pool='kubeadm-libvirt-test --bytes'
+case "$uri $*" in
+  *" version") echo "Compiled against library: libvirt 9.0.0" ;;
+  "qemu:///system net-list --all --name") printf 'default\\n' ;;
+  "qemu:///system net-dumpxml default")
+    echo "<network><name>default</name><bridge name='virbr0'/>"
+    echo "<ip address='192.168.122.1' netmask='255.255.255.0'/></network>" ;;
+  *" net-list --all --name") ;;
+  *" domcapabilities --virttype kvm") [ -z "$NO_KVM" ] && echo "<domainCapabilities/>" ;;
+  *" nodememstats")
+    printf 'total  :  16000000 KiB\\nfree   :  %s KiB\\n' "${FREE_KIB:-8000000}"
+    printf 'buffers:  1024 KiB\\ncached :  1024 KiB\\n' ;;
+  *hv2*" pool-info $pool")
+    printf 'Name: kubeadm-libvirt-test\\nAvailable:      %s\\n' "${POOL_BYTES:-500000000000}" ;;
+  *" pool-info "*) echo "error: failed to get pool" >&2; exit 1 ;;
+  *" iface-list --all") echo "error: this function is not supported" >&2; exit 1 ;;
+  *" nodedev-list --cap net")
+    printf 'net_eth0_52_54_00_aa_bb_cc\\nnet_%s_52_54_00_aa_bb_cd\\n' "${BRIDGE:-br0}" ;;
+  *) echo "virsh: unexpected $uri $*" >&2; exit 1 ;;
+esac
+"""
+UNREACHABLE_HV3 = """uri=$2; shift 3
+case "$uri" in *hv3*) echo "error: ssh: connect to host hv3 port 22: No route" >&2; exit 1 ;; esac
+"""
+HV2 = "qemu+ssh://root@hv2.lab.example/system"
+HV3 = "qemu+ssh://root@hv3.lab.example/system"
+
+
+def multihost(machine: Machine, virsh: str = MULTI_VIRSH, **environ) -> dict[str, doctor.Check]:
+    document = yaml.safe_load((ROOT / "Pulumi.multihost.yaml").read_text())
+    machine.config.update({k: v for k, v in document["config"].items() if k != f"{PROJECT}:track"})
+    machine.fake("virsh", virsh)
+    machine.environ.update(environ)
+    return machine.diagnose()
+
+
+def test_every_hypervisor_is_checked_and_named_in_its_lines(machine):
+    checks = multihost(machine)
+    for hypervisor in ("hv2", "hv3"):
+        for name in ("libvirt", "KVM", "memory", "bridge", "node network"):
+            assert checks[f"{name} on {hypervisor}"].status == doctor.OK, (name, hypervisor)
+    assert HV2 in checks["libvirt on hv2"].detail and HV3 in checks["KVM on hv3"].detail
+    assert checks["disk on hv2"].status == doctor.OK
+    assert checks["disk on hv3"].status == doctor.SKIP  # its pool is made by the first run
+    # libvirtUri's checks keep their names: the local files, and its bridge.
+    assert {"libvirt", "/dev/kvm", "memory", "disk", "bridge"} <= set(checks)
+    assert checks["bridge"].status == doctor.OK
+    problems = {n: c.detail for n, c in checks.items() if c.status in (doctor.FAIL,)}
+    assert problems == {}
+
+
+def test_a_hypervisor_that_does_not_answer_is_a_blocker_named_with_it(machine):
+    virsh = MULTI_VIRSH.replace("uri=$2; shift 3\n", UNREACHABLE_HV3)
+    checks = multihost(machine, virsh)
+    assert checks["libvirt on hv3"].status == doctor.FAIL
+    assert (
+        HV3 in checks["libvirt on hv3"].detail and "authorized_keys" in checks["libvirt on hv3"].fix
+    )
+    assert not any(name.endswith(" on hv3") and name != "libvirt on hv3" for name in checks)
+    assert checks["libvirt on hv2"].status == doctor.OK
+
+
+@pytest.mark.parametrize(
+    ("environ", "failing"),
+    [
+        ({"NO_KVM": "1"}, "KVM"),
+        ({"FREE_KIB": "1000"}, "memory"),
+        ({"BRIDGE": "br9"}, "bridge"),
+        ({"POOL_BYTES": "1000"}, "disk"),
+    ],
+)
+def test_what_a_hypervisor_lacks_fails_on_that_hypervisor(machine, environ, failing):
+    checks = multihost(machine, **environ)
+    name = f"{failing} on hv2"
+    assert checks[name].status == doctor.FAIL, checks[name]
+    assert HV2 in checks[name].detail
+
+
+def test_memory_is_counted_per_hypervisor_for_the_nodes_placed_there(machine):
+    checks = multihost(machine)
+    assert "k8s-node01" in checks["memory on hv2"].detail
+    assert "k8s-node02" not in checks["memory on hv2"].detail
+    assert "2048 MiB" in checks["memory on hv2"].detail
+
+
+def test_a_state_with_vms_on_a_hypervisor_no_node_uses_any_more_is_named(machine):
+    write_state(machine, "qemu+ssh://root@hv9.lab.example/system")
+    check = multihost(machine)["hypervisor in the state"]
+    assert check.status == doctor.WARN and "hv9.lab.example" in check.detail

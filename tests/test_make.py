@@ -240,6 +240,22 @@ def test_make_console_opens_the_console_on_the_nodes_own_hypervisor(project, fak
     )
 
 
+def test_make_console_opens_a_vm_on_a_named_hypervisor_there(project, fakes):
+    outputs = {
+        **OUTPUTS,
+        "hypervisors": {
+            "k8s-master": "qemu+ssh://root@hv.example/system",
+            "k8s-node01": "qemu+ssh://root@hv2.example/system",
+        },
+    }
+    (fakes / "outputs.json").write_text(json.dumps(outputs))
+    result = make(project, fakes, "console", "NODE=k8s-node01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (fakes / "virsh.log").read_text().strip() == (
+        "--connect qemu+ssh://root@hv2.example/system console k8s-node01"
+    )
+
+
 def test_make_console_without_virsh_says_what_to_install(project, fakes):
     (fakes / "bin" / "virsh").unlink()
     path = f"{fakes / 'bin'}:/usr/local/bin:/usr/bin:/bin"

@@ -59,7 +59,7 @@ from pulumi_command import remote
 from components.platforms import platform
 from tools import doctor
 
-LIBVIRT, EXISTING, CURRENT, HA = "libvirt", "existing", "current", "ha"
+LIBVIRT, EXISTING, CURRENT, HA, MULTI = "libvirt", "existing", "current", "ha", "multihost"
 # mode -> (stack file, stack name, overrides): the tutorial's VMs, its existing machines, and the
 # current track's VMs.
 MODES = {
@@ -67,6 +67,7 @@ MODES = {
     EXISTING: ("dev", {"hostSource": "existing"}),
     CURRENT: ("current", {}),
     HA: ("ha", {}),
+    MULTI: ("multihost", {}),
 }
 TUTORIAL_ONLY = platform("tutorial").own_keys
 CURRENT_ONLY = platform("current").own_keys
@@ -516,6 +517,41 @@ CHANGES += [
     ("remove a master", HA, ["nodes"], {"nodes": HA_NODES[:2] + HA_NODES[3:]},
      NODES_ADDED_OR_REMOVED),
 ]  # fmt: skip
+MULTI_NODES = json.loads(stack_config("multihost")["kubeadm-libvirt:nodes"])
+MULTI_HYPERVISORS = json.loads(stack_config("multihost")["kubeadm-libvirt:hypervisors"])
+SPARE_HYPERVISOR = {"name": "hv4", "uri": "qemu+ssh://root@hv4.lab.example/system", "bridge": "br0"}
+
+
+def multi_nodes(*edits):
+    result = copy.deepcopy(MULTI_NODES)
+    for index, key, value in edits:
+        if value is None:
+            result[index].pop(key, None)
+        else:
+            result[index][key] = value
+    return result
+
+
+# Nodes on several hypervisors (Pulumi.multihost.yaml): the new key on every track, and the
+# placement edits.
+CHANGES += [
+    ("hypervisors", LIBVIRT, ["hypervisors"], {"hypervisors": [SPARE_HYPERVISOR]}, NOTHING),
+    ("current: hypervisors", CURRENT, ["hypervisors"], {"hypervisors": [SPARE_HYPERVISOR]},
+     NOTHING),
+    ("existing: hypervisors", EXISTING, ["hypervisors"], {"hypervisors": [SPARE_HYPERVISOR]},
+     NOTHING),
+    ("add a hypervisor", MULTI, ["hypervisors"],
+     {"hypervisors": [*MULTI_HYPERVISORS, SPARE_HYPERVISOR]}, NOTHING),
+    ("move a worker to another hypervisor", MULTI, ["nodes"],
+     {"nodes": multi_nodes((1, "hypervisor", "hv3"))}, VMS_REBUILT),
+    ("move a worker from libvirtUri to a hypervisor", MULTI, ["nodes"],
+     {"nodes": multi_nodes((1, "hypervisor", None), (2, "hypervisor", "hv2"))}, VMS_REBUILT),
+    ("move the master to another hypervisor", MULTI, ["nodes"],
+     {"nodes": multi_nodes((0, "hypervisor", "hv2"))}, NEW_CLUSTER),
+    ("change a hypervisor's uri", MULTI, ["hypervisors"],
+     {"hypervisors": [{**MULTI_HYPERVISORS[0], "uri": "qemu+ssh://root@hv5.lab.example/system"},
+                      MULTI_HYPERVISORS[1]]}, VMS_REBUILT),
+]  # fmt: skip
 IDS = [label for label, *_ in CHANGES]
 
 
@@ -725,12 +761,13 @@ def test_repository_changes_rerun_only_the_preparation_and_the_check():
 def readme_change_table() -> dict[str, dict[str, str]]:
     """mode -> key -> outcome, from docs/changes.md's table."""
     section = (ROOT / "docs/changes.md").read_text()
-    table: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}, HA: {}}
+    table: dict[str, dict[str, str]] = {mode: {} for mode in MODES}
     modes = {
         "libvirt VMs": LIBVIRT,
         "existing machines": EXISTING,
         "current track": CURRENT,
         "three masters": HA,
+        "several hypervisors": MULTI,
     }
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -745,7 +782,7 @@ def readme_change_table() -> dict[str, dict[str, str]]:
 @pytest.mark.parametrize("engine", ENGINES, ids=str)
 def test_the_change_table_says_what_the_simulator_computes(engine):
     table = readme_change_table()
-    computed: dict[str, dict[str, str]] = {LIBVIRT: {}, EXISTING: {}, CURRENT: {}, HA: {}}
+    computed: dict[str, dict[str, str]] = {mode: {} for mode in MODES}
     for label, mode, keys, _, _ in CHANGES:
         if (
             label.startswith(
@@ -1076,3 +1113,62 @@ def test_one_master_with_a_virtual_address_grows_to_three_without_a_new_cluster(
     assert "control-plane-init" not in plan.named(REPLACE) | plan.named(CREATE)
     joined = [r.command for r in plan.runs if r.script == "join-node"]
     assert joined == ["control-plane-k8s-master2-join", "control-plane-k8s-master3-join"]
+
+
+# --- nodes on several hypervisors ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=str)
+def test_moving_a_worker_to_another_hypervisor_rebuilds_that_worker_only(engine):
+    """Its VM is replaced delete-first (the old one goes before the new one takes the address),
+    the master drains and deletes the old Node, the new VM is prepared and joins again; no
+    other node and no Kubernetes object changes, and a hypervisor left without nodes is
+    cleared."""
+    plan = planned("move a worker to another hypervisor", engine)
+    master, worker = "192.168.80.21", "192.168.80.22"
+    changed = {
+        name: kind
+        for name, kind in plan.changed().items()
+        if "k8s-node01" not in name and not name.startswith("smoke-")
+    }
+    # hv2 runs nothing any more: its provider, pool and base image go, after the VM on them.
+    assert changed == {
+        "cluster.hv2-provider": DELETE,
+        "cluster.hv2-images-pool": DELETE,
+        "cluster.hv2-images-base": DELETE,
+    }
+    for part in ("disk", "seed", "domain"):
+        resource = next(r for r in plan.new.resources if r.name == f"cluster-k8s-node01-{part}")
+        assert plan.steps[resource.urn] == REPLACE, part
+        assert resource.delete_before_replace, part
+        assert resource.provider.rsplit("::", 1)[0].endswith("::cluster.hv3-provider"), part
+    assert ("delete", "remove-node", master) in runs_of(plan, "worker-k8s-node01-registered")
+    assert runs_of(plan, "node-k8s-node01-prepare") == [("create", "prepare-node", worker)]
+    assert ("create", "join-node", worker) in runs_of(plan, "worker-k8s-node01-join")
+    assert runs_of(plan, "worker-k8s-node01-join-command") == [
+        ("create", "create-join-command", master)
+    ]
+
+
+def test_a_vm_handed_to_another_hypervisors_provider_under_the_same_inputs_is_kept():
+    """The engine rule that makes a move need new disk and seed names: a resource whose provider
+    reference changes is replaced only if the new provider's DiffConfig says so, and the libvirt
+    provider never does (step_generator.go providerChanged)."""
+    config = stack_config("multihost")
+    moved = stack_config("multihost", nodes=multi_nodes((1, "hypervisor", "hv3")))
+    old, new = deployed(MULTI), evaluated("move a worker to another hypervisor")
+    plan = simulate(config, moved, old, CASCADE_ENGINE, new)
+    pool = next(r for r in new.resources if r.name == "cluster.hv3-images-pool")
+    assert plan.steps[pool.urn] == SAME
+    # The same domain inputs under another provider: kept, never made on the new hypervisor.
+    kept = copy.deepcopy(new)
+    domain = next(r for r in kept.resources if r.name == "cluster-k8s-node01-domain")
+    before = next(r for r in old.resources if r.name == "cluster-k8s-node01-domain")
+    domain.inputs = before.inputs
+    domain.property_dependencies = {}
+    for resource in kept.resources:
+        if resource.name in ("cluster-k8s-node01-disk", "cluster-k8s-node01-seed"):
+            resource.inputs = next(r for r in old.resources if r.name == resource.name).inputs
+    plan = simulate(config, moved, old, CASCADE_ENGINE, kept)
+    assert plan.steps[domain.urn] == SAME
+    assert domain.provider != before.provider

@@ -1,5 +1,6 @@
 """`make console NODE=<name>`: the VM's serial console on the hypervisor the stack made it on,
-read from the stack's outputs (libvirtUri, domains); never a guess at another hypervisor.
+read from the stack's outputs (hypervisors: each VM's libvirt URI, or libvirtUri for a stack
+made before that output; domains); never a guess at another hypervisor.
 
     python -m tools.console --stack dev NODE
 """
@@ -22,7 +23,8 @@ from tools.stack_outputs import node_names, outputs  # noqa: E402
 def console_command(stack: str, node: str) -> list[str]:
     found = outputs(stack)
     node_names(stack, found, node)
-    uri, domains = found.get("libvirtUri"), found.get("domains") or {}
+    domains = found.get("domains") or {}
+    uri = (found.get("hypervisors") or {}).get(node) or found.get("libvirtUri")
     if not uri or node not in domains:
         raise SystemExit(
             f"error: stack {stack} made no VM for {node} (existing machines have no console "

@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ from components.settings import (  # noqa: E402
     MASTER_MIN_MEMORY_MIB,
     PROJECT,
     HostSource,
+    Hypervisor,
+    NodeSpec,
     Settings,
     SettingsError,
     check,
@@ -371,11 +373,11 @@ START_LIBVIRT = (
 )
 
 
-def check_libvirt(settings: Settings, system: System) -> Check:
-    uri = settings.libvirt.uri
+def check_libvirt(hypervisor: Hypervisor, system: System) -> Check:
+    uri, name = hypervisor.uri, _named("libvirt", hypervisor)
     if not system.which("virsh"):
         return Check(
-            "libvirt",
+            name,
             FAIL,
             f"virsh is not installed, so {uri} cannot be checked (and `make console` needs it)",
             "sudo apt-get install libvirt-clients   (Fedora/RHEL: sudo dnf install libvirt-client)",
@@ -383,12 +385,118 @@ def check_libvirt(settings: Settings, system: System) -> Check:
     result = system.run("virsh", "--connect", uri, "--readonly", "version")
     if result.returncode != 0:
         return Check(
-            "libvirt",
+            name,
             FAIL,
             f"cannot connect to {uri}: {result.stderr.strip()[:200]}",
-            START_LIBVIRT,
+            START_LIBVIRT if is_local(uri) else _REACH_REMOTE,
         )
-    return Check("libvirt", OK, f"{uri} answers")
+    return Check(name, OK, f"{uri} answers")
+
+
+_REACH_REMOTE = (
+    "make `virsh --connect <uri> version` work from this machine first: libvirt running on that "
+    "host, your SSH key in its user's authorized_keys and its host key in ~/.ssh/known_hosts"
+)
+
+
+def _named(check: str, hypervisor: Hypervisor) -> str:
+    """A check's name, with the hypervisor it is about unless it is libvirtUri's."""
+    return check if hypervisor.name is None else f"{check} on {hypervisor.name}"
+
+
+def _virsh(system: System, hypervisor: Hypervisor, *argv: str) -> subprocess.CompletedProcess:
+    return system.run("virsh", "--connect", hypervisor.uri, "--readonly", *argv)
+
+
+def check_remote_kvm(hypervisor: Hypervisor, system: System) -> Check:
+    """KVM on a hypervisor reached over the network: libvirt's domain capabilities for the kvm
+    domain type fail where QEMU has no KVM (virsh domcapabilities --virttype kvm)."""
+    name = _named("KVM", hypervisor)
+    result = _virsh(system, hypervisor, "domcapabilities", "--virttype", "kvm")
+    if result.returncode != 0:
+        return Check(
+            name,
+            FAIL,
+            f"{hypervisor.uri} offers no KVM domains: {result.stderr.strip()[:200]}",
+            "enable VT-x/AMD-V in that host's firmware and load kvm_intel or kvm_amd there",
+        )
+    return Check(name, OK, f"{hypervisor.uri} runs KVM domains")
+
+
+def check_remote_memory(hypervisor: Hypervisor, nodes: Sequence[NodeSpec], system: System) -> Check:
+    """Free, buffered and cached memory of a remote hypervisor (virsh nodememstats, KiB)
+    against the memory of the nodes placed there."""
+    name = _named("memory", hypervisor)
+    needed = sum(node.memory_mib for node in nodes)
+    result = _virsh(system, hypervisor, "nodememstats")
+    stats = dict(re.findall(r"^\s*(\w+)\s*:\s*(\d+) KiB", result.stdout, re.M))
+    if result.returncode != 0 or "free" not in stats:
+        return Check(name, WARN, f"cannot read the memory of {hypervisor.uri}")
+    available = sum(int(stats.get(k, 0)) for k in ("free", "buffers", "cached")) // 1024
+    placed = ", ".join(node.name for node in nodes)
+    if available < needed:
+        return Check(
+            name,
+            FAIL,
+            f"{available} MiB available on {hypervisor.uri}, {placed} need {needed} MiB",
+            "free memory there, place a node elsewhere, or lower nodes[i].memoryMiB",
+        )
+    return Check(name, OK, f"{available} MiB available for {needed} MiB of {placed}")
+
+
+def check_remote_disk(
+    hypervisor: Hypervisor, pool: str, nodes: Sequence[NodeSpec], system: System
+) -> Check:
+    """The pool's free space on a remote hypervisor, once the pool exists (virsh pool-info);
+    its directory cannot be read over libvirt before."""
+    name = _named("disk", hypervisor)
+    result = _virsh(system, hypervisor, "pool-info", pool, "--bytes")
+    found = re.search(r"^Available:\s+(\d+)", result.stdout, re.M)
+    if result.returncode != 0 or not found:
+        return Check(
+            name, SKIP, f"pool {pool} does not exist on {hypervisor.uri} yet: checked after it"
+        )
+    free_gib = int(found[1]) / 1024**3
+    needed = DISK_PER_NODE_GIB * len(nodes)
+    if free_gib < needed:
+        return Check(
+            name,
+            FAIL,
+            f"{free_gib:.1f} GiB free in pool {pool} on {hypervisor.uri}, about {needed} GiB "
+            "needed",
+            f"free space in {hypervisor.pool_path} there, or set {hypervisor.key}.storagePoolPath",
+        )
+    return Check(name, OK, f"{free_gib:.1f} GiB free in pool {pool} for about {needed} GiB")
+
+
+def check_bridge(hypervisor: Hypervisor, system: System) -> Check:
+    """The bridge the VMs attach to exists on their hypervisor: libvirt's host interfaces
+    (virsh iface-list), else its network devices (nodedev-list --cap net, named
+    net_<interface>_<mac>), whichever driver that host runs."""
+    name = _named("bridge", hypervisor)
+    bridge = hypervisor.bridge or ""
+    listed = _virsh(system, hypervisor, "iface-list", "--all")
+    devices = _virsh(system, hypervisor, "nodedev-list", "--cap", "net")
+    names = set()
+    if listed.returncode == 0:
+        names |= {line.split()[0] for line in listed.stdout.splitlines()[2:] if line.split()}
+    if devices.returncode == 0:
+        names |= {m[1] for m in re.finditer(r"^net_(.+?)(_[0-9a-f]{2}){6}$", devices.stdout, re.M)}
+    if listed.returncode != 0 and devices.returncode != 0:
+        return Check(
+            name,
+            WARN,
+            f"cannot list the interfaces of {hypervisor.uri}: make sure {bridge} exists there",
+        )
+    if bridge not in names:
+        key = "libvirtBridge" if hypervisor.name is None else f"{hypervisor.key}.bridge"
+        return Check(
+            name,
+            FAIL,
+            f"{bridge} is not an interface of {hypervisor.uri}",
+            f"make the bridge there (README: Nodes on several libvirt hosts), or fix {key}",
+        )
+    return Check(name, OK, f"{bridge} exists on {hypervisor.uri}")
 
 
 def check_libvirt_socket(settings: Settings, system: System) -> Check:
@@ -439,8 +547,8 @@ def check_group(system: System) -> Check:
     )
 
 
-def check_memory(settings: Settings, system: System) -> Check:
-    needed = sum(node.memory_mib for node in settings.nodes)
+def check_memory(nodes: Sequence[NodeSpec], system: System) -> Check:
+    needed = sum(node.memory_mib for node in nodes)
     found = re.search(r"^MemAvailable:\s+(\d+) kB", system.meminfo.read_text(), re.M)
     if not found:
         return Check("memory", WARN, "MemAvailable not found in /proc/meminfo")
@@ -456,14 +564,14 @@ def check_memory(settings: Settings, system: System) -> Check:
     return Check("memory", OK, f"{available} MiB available for {needed} MiB of nodes")
 
 
-def check_disk(settings: Settings, system: System) -> Check:
-    wanted = settings.libvirt.pool_path
+def check_disk(pool_path: str, nodes: Sequence[NodeSpec], system: System) -> Check:
+    wanted = pool_path
     path = system.path(wanted)
     while not path.exists() and path != path.parent:
         path = path.parent
     free_gib = system.free_bytes(path) / 1024**3
     shown = "/" + str(path.relative_to(system.filesystem)).removeprefix(".")
-    needed = BASE_IMAGE_GIB + DISK_PER_NODE_GIB * len(settings.nodes)
+    needed = BASE_IMAGE_GIB + DISK_PER_NODE_GIB * len(nodes)
     if free_gib < needed:
         return Check(
             "disk",
@@ -501,26 +609,27 @@ def libvirt_networks(
     return networks
 
 
-def check_node_network(settings: Settings, system: System) -> Check:
+def check_node_network(settings: Settings, system: System, hypervisor: Hypervisor) -> Check:
     node_network = settings.network.node_network
     ours = settings.libvirt.network_name
-    networks = libvirt_networks(system, settings.libvirt.uri)
+    networks = libvirt_networks(system, hypervisor.uri)
     own_bridge = networks.get(ours, ([], ""))[1]
+    check = _named("node network", hypervisor)
     for name, (cidrs, _) in networks.items():
-        if name == ours and settings.libvirt.bridge is None:
+        if name == ours and hypervisor.bridge is None:
             continue
         for cidr in cidrs:
             if cidr.overlaps(node_network):
                 return Check(
-                    "node network",
+                    check,
                     FAIL,
                     f"{node_network} overlaps libvirt network {name} ({cidr})",
                     "set nodeNetwork (and the node and registry addresses) to a free range, or "
                     f"remove that network (virsh net-destroy {name}; virsh net-undefine {name})",
                 )
-    local = is_local(settings.libvirt.uri)
-    if settings.libvirt.bridge is not None or not local or not system.which("ip"):
-        return Check("node network", OK, f"{node_network} is not used by another libvirt network")
+    local = is_local(hypervisor.uri)
+    if hypervisor.bridge is not None or not local or not system.which("ip"):
+        return Check(check, OK, f"{node_network} is not used by another libvirt network")
     routes = system.run("ip", "-4", "route", "show").stdout
     for line in routes.splitlines():
         words = line.split()
@@ -533,13 +642,13 @@ def check_node_network(settings: Settings, system: System) -> Check:
         device = words[words.index("dev") + 1] if "dev" in words else ""
         if destination.overlaps(node_network) and not (own_bridge and device == own_bridge):
             return Check(
-                "node network",
+                check,
                 FAIL,
                 f"{node_network} is already routed here: {line.strip()}",
                 "set nodeNetwork (and the node and registry addresses) to a range this host "
                 "does not use",
             )
-    return Check("node network", OK, f"{node_network} is not routed here yet")
+    return Check(check, OK, f"{node_network} is not routed here yet")
 
 
 def check_other_stacks(root: Path, stack: str, settings: Settings, system: System) -> Check:
@@ -651,14 +760,17 @@ def check_state_hypervisor(root: Path, stack: str, settings: Settings, system: S
         uris = state_libvirt_uris(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
         return Check(name, WARN, f"{path} could not be read ({error})")
-    wanted = settings.libvirt.uri
-    if not uris or uris == {wanted}:
-        return Check(name, OK, f"{path.name}: {wanted}" if uris else "no VMs in the state")
+    wanted = {hypervisor.uri for hypervisor in settings.placement()}
+    gone = uris - wanted
+    if not gone:
+        shown = ", ".join(sorted(uris))
+        return Check(name, OK, f"{path.name}: {shown}" if uris else "no VMs in the state")
     return Check(
         name,
         WARN,
-        f"the stack's VMs live on {', '.join(sorted(uris))}, the configuration says {wanted}: "
-        "`make up` first deletes every VM through the old hypervisor and stops if it is gone",
+        f"the stack has VMs on {', '.join(sorted(gone))}, which the configuration no longer "
+        f"uses ({', '.join(sorted(wanted)) or 'no VMs'}): `make up` first deletes them "
+        "through that hypervisor and stops if it is gone",
         "keep the old hypervisor reachable for that run, or see README, Changing the hypervisor",
     )
 
@@ -1018,38 +1130,18 @@ def diagnose(
 
     if not failed & {"sshPrivateKey", "sshPublicKey"}:
         checks.append(check_ssh_key(settings))
-    libvirt = settings.host_source is HostSource.LIBVIRT and "hostSource" not in failed
-    uri = {"libvirtUri"}
+    libvirt = (
+        settings.host_source is HostSource.LIBVIRT
+        and "hostSource" not in failed
+        and bool(settings.vms)
+    )
     if libvirt:
         checks.append(check_mkisofs(system))
-        checks.append(guarded(uri, "libvirt", lambda: check_libvirt(settings, system)))
-        if "libvirtUri" in failed or is_local(settings.libvirt.uri):
-            checks += [
-                guarded(uri, "libvirt socket", lambda: check_libvirt_socket(settings, system)),
-                guarded(uri, "/dev/kvm", lambda: check_kvm(system)),
-                guarded(uri, "libvirt access", lambda: check_group(system)),
-                guarded(
-                    uri | {"nodes", "nodeMemoryMiB"},
-                    "memory",
-                    lambda: check_memory(settings, system),
-                ),
-                guarded(
-                    uri | {"nodes", "storagePoolPath"},
-                    "disk",
-                    lambda: check_disk(settings, system),
-                ),
-                guarded(uri, "AppArmor", lambda: check_apparmor(system)),
-            ]
+        for hypervisor, nodes in settings.placement().items():
+            checks += _hypervisor_checks(settings, hypervisor, nodes, system, guarded)
         checks.append(
             guarded(
-                uri | {"nodeNetwork", "libvirtNetworkName", "libvirtBridge", "nodes"},
-                "node network",
-                lambda: check_node_network(settings, system),
-            )
-        )
-        checks.append(
-            guarded(
-                uri,
+                {"libvirtUri", "hypervisors", "nodes"},
                 "hypervisor in the state",
                 lambda: check_state_hypervisor(root, stack, settings, system),
             )
@@ -1064,6 +1156,54 @@ def diagnose(
     checks += check_sources(settings, probe_url, skip=failed)
     if libvirt and settings.libvirt.base_image.startswith("/") and "baseImage" not in failed:
         checks.append(check_base_image_file(settings))
+    return checks
+
+
+def _hypervisor_checks(
+    settings: Settings,
+    hypervisor: Hypervisor,
+    nodes: Sequence[NodeSpec],
+    system: System,
+    guarded: Callable[[set[str], str, Callable[[], Check]], Check],
+) -> list[Check]:
+    """What one hypervisor must offer for the nodes placed there, each line naming it (but
+    libvirtUri's, whose checks keep their plain names). This machine's own files (socket,
+    /dev/kvm, meminfo, the pool's directory) for a local URI; libvirt's answers for another."""
+    uri = {"libvirtUri"} if hypervisor.name is None else {"hypervisors"}
+    named = lambda check: _named(check, hypervisor)  # noqa: E731
+    checks = [guarded(uri, named("libvirt"), lambda: check_libvirt(hypervisor, system))]
+    reachable = checks[0].status == OK
+    sizes = uri | {"nodes", "nodeMemoryMiB", "nodeDiskGiB", "storagePoolPath"}
+    if is_local(hypervisor.uri):
+        checks += [
+            guarded(uri, named("libvirt socket"), lambda: check_libvirt_socket(settings, system)),
+            guarded(uri, named("/dev/kvm"), lambda: check_kvm(system)),
+            guarded(uri, named("libvirt access"), lambda: check_group(system)),
+            guarded(sizes, named("memory"), lambda: check_memory(nodes, system)),
+            guarded(sizes, named("disk"), lambda: check_disk(hypervisor.pool_path, nodes, system)),
+            guarded(uri, named("AppArmor"), lambda: check_apparmor(system)),
+        ]
+    elif not reachable:
+        return checks  # everything below asks that hypervisor, which did not answer
+    else:
+        pool = settings.libvirt.pool_name
+        checks += [
+            guarded(uri, named("KVM"), lambda: check_remote_kvm(hypervisor, system)),
+            guarded(sizes, named("memory"), lambda: check_remote_memory(hypervisor, nodes, system)),
+            guarded(
+                sizes, named("disk"), lambda: check_remote_disk(hypervisor, pool, nodes, system)
+            ),
+        ]
+    if hypervisor.bridge is not None:
+        bridge = uri | {"libvirtBridge"}
+        checks.append(guarded(bridge, named("bridge"), lambda: check_bridge(hypervisor, system)))
+    checks.append(
+        guarded(
+            uri | {"nodeNetwork", "libvirtNetworkName", "libvirtBridge", "nodes"},
+            named("node network"),
+            lambda: check_node_network(settings, system, hypervisor),
+        )
+    )
     return checks
 
 
