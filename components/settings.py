@@ -1024,6 +1024,8 @@ def _check_names(settings: Settings) -> Iterator[SettingsError]:
         "storagePoolPath": libvirt.pool_path.rsplit("/", 1)[-1],
         "nodes[*].name": libvirt.domain_name(max((n.name for n in settings.nodes), key=len)),
     }
+    for hypervisor in libvirt.named:
+        derived[f"{hypervisor.key}.storagePoolPath"] = hypervisor.pool_path.rsplit("/", 1)[-1]
     for key, name in derived.items():
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name, re.ASCII):
             yield SettingsError(
@@ -1136,31 +1138,33 @@ def _check_cidrs(settings: Settings) -> Iterator[SettingsError]:
             )
 
 
-def _check_registry(settings: Settings) -> Iterator[SettingsError]:
-    address, network = settings.registry.address, settings.network.node_network
-    problem = _host_address_problem(address, network)
+def _free_address_problem(address: IPv4Address, settings: Settings) -> str | None:
+    """Why address is not a free host address of the node network (a host address, not the
+    gateway, no node's), or None."""
+    problem = _host_address_problem(address, settings.network.node_network)
     if problem is None and address == settings.network.gateway:
         problem = "is the nodes' gateway address"
     for node in settings.nodes:
         if problem is None and node.address == address:
             problem = f"is the address of node {node.name}"
+    return problem
+
+
+def _check_registry(settings: Settings) -> Iterator[SettingsError]:
+    address = settings.registry.address
+    problem = _free_address_problem(address, settings)
     if problem:
         yield SettingsError("registryAddress", str(address), problem)
 
 
 def _check_endpoint(settings: Settings) -> Iterator[SettingsError]:
     """The virtual API address: a free host address of the node network."""
-    address, network = settings.control_plane_endpoint, settings.network.node_network
+    address = settings.control_plane_endpoint
     if address is None:
         return
-    problem = _host_address_problem(address, network)
-    if problem is None and address == settings.network.gateway:
-        problem = "is the nodes' gateway address"
+    problem = _free_address_problem(address, settings)
     if problem is None and address == settings.registry.address:
         problem = "is registryAddress: the registry's address is the first master's own"
-    for node in settings.nodes:
-        if problem is None and node.address == address:
-            problem = f"is the address of node {node.name}"
     if problem:
         yield SettingsError("controlPlaneEndpoint", str(address), problem)
 

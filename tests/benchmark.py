@@ -2,9 +2,10 @@
 
     .venv/bin/python tests/benchmark.py [runs]
 
-Prints, for each track's shipped stack (dev: the tutorial, current: the current track), the
-wall time of whole-program evaluations, and, read from the resource graph, the number of remote
-steps and the longest chain of remote steps from a VM to a joined worker.
+Prints, for each track's shipped stack (dev: the tutorial, current: the current track; ha and
+multihost), and for 30 nodes on the multihost stack's three hypervisors, the wall time of
+whole-program evaluations, and, read from the resource graph, the number of remote steps and
+the longest chain of remote steps from a VM to a joined worker.
 """
 
 from __future__ import annotations
@@ -48,16 +49,36 @@ def remote_chain(run) -> tuple[int, list[str]]:
     return length, list(path)
 
 
+def thirty_nodes_on_three_hypervisors() -> list[dict]:
+    """A master and 29 workers, a third each on libvirtUri, hv2 and hv3 (Pulumi.multihost.yaml)."""
+    return [
+        {
+            "name": f"node{i:02d}",
+            "address": f"192.168.80.{100 + i}",
+            "role": "master" if i == 0 else "worker",
+            **({"hypervisor": ["hv2", "hv3"][i % 3 - 1]} if i % 3 else {}),
+        }
+        for i in range(30)
+    ]
+
+
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    for stack in ("dev", "current"):
-        config = stack_config(stack)
+    cases = [(stack, stack, stack_config(stack)) for stack in ("dev", "current", "ha", "multihost")]
+    cases.append(
+        (
+            "multihost, 30 nodes on 3 hypervisors",
+            "multihost",
+            stack_config("multihost", nodes=thirty_nodes_on_three_hypervisors()),
+        )
+    )
+    for label, stack, config in cases:
         timings = []
         for _ in range(runs):
             start = time.perf_counter()
             run = run_with_fake_home(config, stack=stack)
             timings.append(time.perf_counter() - start)
-        print(f"stack {stack}: whole-program evaluation, {runs} runs:")
+        print(f"stack {label}: whole-program evaluation, {runs} runs:")
         print(
             f"  median {statistics.median(timings) * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms"
         )

@@ -639,6 +639,25 @@ def test_another_stack_on_the_same_addresses_is_a_blocker(machine):
     assert check.status == doctor.FAIL and "lab2" in check.detail
 
 
+def test_another_stack_with_its_vms_on_this_hypervisor_by_name_overlaps_it(machine):
+    """The other stack's libvirtUri is elsewhere, but it places its nodes on this hypervisor
+    through `hypervisors`, in an overlapping network: the two NAT networks would collide."""
+    nodes = [
+        {"name": "k8s-master", "address": "192.168.51.21", "role": "master", "hypervisor": "here"},
+        {"name": "k8s-node01", "address": "192.168.51.22", "role": "worker", "hypervisor": "here"},
+    ]
+    machine.write_stack(
+        "lab2",
+        libvirtUri="qemu+ssh://root@elsewhere.example/system",
+        hypervisors=[{"name": "here", "uri": "qemu:///system"}],
+        nodeNetwork="192.168.50.0/23",
+        nodes=nodes,
+        registryAddress="192.168.51.24",
+    )
+    check = machine.diagnose()["other stacks"]
+    assert check.status == doctor.FAIL and "nodeNetwork 192.168.50.0/23" in check.detail
+
+
 def test_another_stack_on_its_own_addresses_is_fine(machine):
     nodes = [
         {"name": "k8s-master", "address": "192.168.60.21", "role": "master"},

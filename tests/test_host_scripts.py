@@ -133,9 +133,10 @@ class Sent:
         return (found.group(1), *re.findall(r"^# with (\S+)\.sh$", text, re.MULTILINE))
 
 
-def _evaluate(**overrides) -> dict[str, Sent]:
-    """The program under mocks with a throwaway HOME (session fixtures cannot use ssh_home)."""
-    run = run_with_fake_home(stack_config("dev", **overrides))
+def evaluate(stack: str, **overrides) -> dict[str, Sent]:
+    """What the program sends to the hosts with stack's file and overrides, under mocks with a
+    throwaway HOME (session fixtures cannot use ssh_home)."""
+    run = run_with_fake_home(stack_config(stack, **overrides), stack=stack)
     return {
         r.name: Sent(
             r.name,
@@ -146,6 +147,10 @@ def _evaluate(**overrides) -> dict[str, Sent]:
         )
         for r in run.of_type("command:remote:Command")
     }
+
+
+def _evaluate(**overrides) -> dict[str, Sent]:
+    return evaluate("dev", **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,6 @@ from conftest import (
     MOCK_JOIN_COMMAND,
     PROJECT,
     ROOT,
-    run_with_fake_home,
     script_of,
     script_values,
     stack_config,
@@ -35,6 +34,7 @@ from sandbox import Host, Lab, Result, el9_unavailable_reason
 from test_host_scripts import (
     Sent,
     changes,
+    evaluate,
     failed,
     run,
     succeeded,
@@ -99,17 +99,7 @@ REPEATED_WORK = [
 
 
 def _evaluate(**overrides) -> dict[str, Sent]:
-    run_ = run_with_fake_home(stack_config("current", **overrides), stack="current")
-    return {
-        r.name: Sent(
-            r.name,
-            r.plain_inputs["create"],
-            r.plain_inputs.get("update"),
-            r.plain_inputs.get("delete"),
-            r.plain_inputs.get("stdin"),
-        )
-        for r in run_.of_type("command:remote:Command")
-    }
+    return evaluate("current", **overrides)
 
 
 @cache

@@ -9,14 +9,14 @@ killed by reset leaves the address on the interface, stopped gracefully it gives
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 
 import pytest
 import yaml
-from conftest import FAKE_PRIVATE_KEY, PROJECT, run_with_fake_home, stack_config
+from conftest import FAKE_PRIVATE_KEY, PROJECT, stack_config
 from sandbox import Lab, Result, el9_unavailable_reason
-from test_host_scripts import Sent, changes, failed, run, succeeded
+from test_host_scripts import Sent, changes, evaluate, failed, run, succeeded
+from test_host_scripts_el9 import Stage
 
 from components.joining import parse_join_command
 from components.settings import NodeSpec, Settings, validate
@@ -44,17 +44,7 @@ def steps(name: str) -> tuple[str, str, str]:
 
 @cache
 def _sent() -> dict[str, Sent]:
-    run_ = run_with_fake_home(stack_config("ha", hostSource="existing"), stack="ha")
-    return {
-        r.name: Sent(
-            r.name,
-            r.plain_inputs["create"],
-            r.plain_inputs.get("update"),
-            r.plain_inputs.get("delete"),
-            r.plain_inputs.get("stdin"),
-        )
-        for r in run_.of_type("command:remote:Command")
-    }
+    return evaluate("ha", hostSource="existing")
 
 
 @pytest.fixture(scope="session")
@@ -101,12 +91,6 @@ def members(lab: Lab) -> dict[str, tuple[str, str]]:
         _id, status, learner, _address = file.read_text().split()
         found[file.name] = (status, learner)
     return found
-
-
-@dataclass
-class Stage:
-    lab: Lab
-    results: dict[str, Result]
 
 
 @pytest.fixture(scope="session")

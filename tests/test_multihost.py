@@ -322,3 +322,11 @@ def test_each_vm_attaches_to_its_own_hypervisors_bridge():
         "multihost-k8s-node01": "br2",
         "multihost-k8s-node02": "br0",
     }
+
+
+def test_a_hypervisors_pool_directory_with_the_stack_in_it_must_stay_a_libvirt_name():
+    long = "/srv/" + "p" * 60
+    error = rejected(
+        hypervisors=[MULTI_HYPERVISORS[0], {**MULTI_HYPERVISORS[1], "storagePoolPath": long}]
+    )
+    assert error.key == "hypervisors[1].storagePoolPath" and "stack 'multihost'" in str(error)

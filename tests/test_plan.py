@@ -55,6 +55,8 @@ from plan import (
     tf_requires_new,
 )
 from pulumi_command import remote
+from test_multihost import MULTI_HYPERVISORS
+from test_multihost import placed as multi_nodes
 
 from components.platforms import platform
 from tools import doctor
@@ -517,20 +519,7 @@ CHANGES += [
     ("remove a master", HA, ["nodes"], {"nodes": HA_NODES[:2] + HA_NODES[3:]},
      NODES_ADDED_OR_REMOVED),
 ]  # fmt: skip
-MULTI_NODES = json.loads(stack_config("multihost")["kubeadm-libvirt:nodes"])
-MULTI_HYPERVISORS = json.loads(stack_config("multihost")["kubeadm-libvirt:hypervisors"])
 SPARE_HYPERVISOR = {"name": "hv4", "uri": "qemu+ssh://root@hv4.lab.example/system", "bridge": "br0"}
-
-
-def multi_nodes(*edits):
-    result = copy.deepcopy(MULTI_NODES)
-    for index, key, value in edits:
-        if value is None:
-            result[index].pop(key, None)
-        else:
-            result[index][key] = value
-    return result
-
 
 # Nodes on several hypervisors (Pulumi.multihost.yaml): the new key on every track, and the
 # placement edits.

@@ -664,11 +664,7 @@ def check_other_stacks(root: Path, stack: str, settings: Settings, system: Syste
         if theirs is None:
             continue
         shared = {str(n.address) for n in settings.nodes} & {str(n.address) for n in theirs.nodes}
-        same_hypervisor = (
-            settings.host_source is HostSource.LIBVIRT
-            and theirs.host_source is HostSource.LIBVIRT
-            and settings.libvirt.uri == theirs.libvirt.uri
-        )
+        same_hypervisor = bool(_hypervisor_uris(settings) & _hypervisor_uris(theirs))
         overlap = same_hypervisor and settings.network.node_network.overlaps(
             theirs.network.node_network
         )
@@ -685,6 +681,13 @@ def check_other_stacks(root: Path, stack: str, settings: Settings, system: Syste
                 f"give stack {stack} a nodeNetwork, node addresses and registryAddress of its own",
             )
     return Check("other stacks", OK, "no other stack of this project uses these addresses")
+
+
+def _hypervisor_uris(settings: Settings) -> set[str]:
+    """The libvirt URIs a stack runs VMs on (none for existing machines)."""
+    if settings.host_source is not HostSource.LIBVIRT:
+        return set()
+    return {hypervisor.uri for hypervisor in settings.placement()}
 
 
 def check_apparmor(system: System) -> Check:
