@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from components.settings import NodeSpec, Settings
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+# What kubeadm's preflight and the pod network need of every node's kernel, on both tracks.
+KUBERNETES_SYSCTLS = (
+    "net.bridge.bridge-nf-call-iptables = 1",
+    "net.bridge.bridge-nf-call-ip6tables = 1",
+    "net.ipv4.ip_forward = 1",
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 import yaml
 
 from components.files import ini_text
-from components.platforms import MANIFESTS, Flannel, JoinCommand, Platform
+from components.platforms import (
+    KUBERNETES_SYSCTLS,
+    MANIFESTS,
+    Flannel,
+    JoinCommand,
+    Platform,
+)
 
 if TYPE_CHECKING:
     from components.settings import NodeSpec, Settings
@@ -237,11 +243,7 @@ PLATFORM = CentOS7(
     system_accounts=SYSTEM_ACCOUNTS,
     pin_host_key=PIN_HOST_KEY,
     modules=("br_netfilter",),
-    sysctls=(
-        "net.bridge.bridge-nf-call-iptables = 1",
-        "net.bridge.bridge-nf-call-ip6tables = 1",
-        "net.ipv4.ip_forward = 1",
-    ),
+    sysctls=KUBERNETES_SYSCTLS,
     runtime_script="runtime-docker",
     # 1.13 has no server-side apply (alpha in 1.14, GA in 1.22).
     server_side_apply=False,

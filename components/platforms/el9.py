@@ -36,7 +36,14 @@ import tomli_w
 import yaml
 
 from components.files import ini_text
-from components.platforms import MANIFESTS, Flannel, HostFile, JoinCommand, Platform
+from components.platforms import (
+    KUBERNETES_SYSCTLS,
+    MANIFESTS,
+    Flannel,
+    HostFile,
+    JoinCommand,
+    Platform,
+)
 
 if TYPE_CHECKING:
     from components.settings import NodeSpec, Settings
@@ -406,11 +413,7 @@ PLATFORM = EL9(
     system_accounts=SYSTEM_ACCOUNTS,
     pin_host_key=PIN_HOST_KEY,
     modules=("overlay", "br_netfilter"),
-    sysctls=(
-        "net.bridge.bridge-nf-call-iptables = 1",
-        "net.bridge.bridge-nf-call-ip6tables = 1",
-        "net.ipv4.ip_forward = 1",
-    ),
+    sysctls=KUBERNETES_SYSCTLS,
     runtime_script="runtime-containerd",
     server_side_apply=True,
     control_plane_label="node-role.kubernetes.io/control-plane",
